@@ -1,0 +1,81 @@
+package store
+
+import (
+	"math"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxQueueNameLen and MaxProjectLen bound names (Q1, T1).
+const (
+	MaxQueueNameLen = 64
+	MaxProjectLen   = 256
+)
+
+// CheckQueueName reports ErrInvalidName unless name is 1–64 characters of
+// [A-Za-z0-9_.-] (Q1).
+func CheckQueueName(name string) error {
+	if name == "" {
+		return Errorf(ErrInvalidName, "queue name is empty")
+	}
+	if len(name) > MaxQueueNameLen {
+		return Errorf(ErrInvalidName, "queue name %q: longer than %d characters", name, MaxQueueNameLen)
+	}
+	for _, c := range []byte(name) {
+		if !nameChar(c) {
+			return Errorf(ErrInvalidName, "queue name %q: invalid character %q", name, rune(c))
+		}
+	}
+	return nil
+}
+
+func nameChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '.' || c == '-'
+}
+
+// CheckProject reports ErrInvalidName unless p is at most 256 bytes of valid
+// UTF-8 with no '/' and no control characters (T1). "" is the default
+// project.
+func CheckProject(p string) error {
+	if len(p) > MaxProjectLen {
+		return Errorf(ErrInvalidName, "project %q: longer than %d bytes", p, MaxProjectLen)
+	}
+	if !utf8.ValidString(p) {
+		return Errorf(ErrInvalidName, "project %q: invalid UTF-8", p)
+	}
+	for i, r := range p {
+		switch {
+		case r == '/':
+			return Errorf(ErrInvalidName, "project %q: invalid character '/'", p)
+		case unicode.IsControl(r):
+			return Errorf(ErrInvalidName, "project %q: control character at byte %d", p, i)
+		}
+	}
+	return nil
+}
+
+// maxUnixNano is the last instant stores can represent as int64 nanoseconds.
+var maxUnixNano = time.Unix(0, math.MaxInt64)
+
+// Deadline returns now+d, or ErrInvalidTTL if d is negative or the result
+// would not fit in int64 Unix nanoseconds (M4: never an overflowing
+// deadline). what names the duration in the error.
+func Deadline(now time.Time, d time.Duration, what string) (time.Time, error) {
+	if d < 0 {
+		return time.Time{}, Errorf(ErrInvalidTTL, "%s %v: negative", what, d)
+	}
+	if now.After(maxUnixNano.Add(-d)) {
+		return time.Time{}, Errorf(ErrInvalidTTL, "%s %v: deadline after %v", what, d, maxUnixNano.UTC())
+	}
+	return now.Add(d), nil
+}
+
+// CheckLimit reports ErrInvalidLimit unless n >= 1.
+func CheckLimit(n int, what string) error {
+	if n < 1 {
+		return Errorf(ErrInvalidLimit, "%s %d: must be at least 1", what, n)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package store
+
+import "fmt"
+
+// kind is a sentinel error. A kind may have a parent so that, for example,
+// errors.Is(ErrInvalidName, ErrInvalid) holds.
+type kind struct {
+	text   string
+	parent error
+}
+
+func (k *kind) Error() string { return k.text }
+func (k *kind) Unwrap() error { return k.parent }
+
+// The sentinel errors of herald. Package herald re-exports every one; match
+// them with errors.Is.
+var (
+	// ErrInvalid is the parent of every bad-input error: a call that returns
+	// it changed nothing.
+	ErrInvalid = &kind{text: "herald: invalid argument"}
+	// ErrInvalidName reports a bad queue name (Q1) or project id (T1).
+	ErrInvalidName = &kind{text: "herald: invalid name", parent: ErrInvalid}
+	// ErrInvalidTTL reports a message, claim or grace duration out of range,
+	// or one whose deadline would overflow (M4, C2).
+	ErrInvalidTTL = &kind{text: "herald: invalid ttl", parent: ErrInvalid}
+	// ErrInvalidDelay reports a message or release delay out of range (M5, C5).
+	ErrInvalidDelay = &kind{text: "herald: invalid delay", parent: ErrInvalid}
+	// ErrInvalidLimit reports a count (claim limit, page size, pop size,
+	// number of ids) out of range.
+	ErrInvalidLimit = &kind{text: "herald: invalid limit", parent: ErrInvalid}
+	// ErrInvalidID reports a message or claim id that cannot be parsed.
+	ErrInvalidID = &kind{text: "herald: invalid id", parent: ErrInvalid}
+	// ErrInvalidMetadata reports queue metadata that is not a JSON object, is
+	// too large, or has a reserved key of the wrong type or range (Q3).
+	ErrInvalidMetadata = &kind{text: "herald: invalid metadata", parent: ErrInvalid}
+	// ErrTooLarge reports a message body or post batch over its limit (M3).
+	ErrTooLarge = &kind{text: "herald: too large", parent: ErrInvalid}
+
+	// ErrNotFound reports a missing queue or message where one is required.
+	ErrNotFound = &kind{text: "herald: not found"}
+	// ErrClaimNotFound reports a claim that is unknown or has expired (C4).
+	ErrClaimNotFound = &kind{text: "herald: claim not found or expired"}
+	// ErrClaimMismatch reports a delete of a message under a live claim
+	// without that claim's id (M8; HTTP 403).
+	ErrClaimMismatch = &kind{text: "herald: message is claimed by another claim"}
+	// ErrNotClaimed reports a claim id given for a message that is not under
+	// a live claim (M8; HTTP 400).
+	ErrNotClaimed = &kind{text: "herald: message is not claimed"}
+	// ErrClosed reports a call on a closed Service or Store (B3).
+	ErrClosed = &kind{text: "herald: closed"}
+	// ErrCorrupt reports stored data that failed its integrity check (M11,
+	// D4). Bad data is never returned.
+	ErrCorrupt = &kind{text: "herald: corrupt data"}
+	// ErrLocked reports a store file held by another user (D4).
+	ErrLocked = &kind{text: "herald: store is locked"}
+	// ErrPoolInUse reports removing a pool that still holds queues (P3).
+	ErrPoolInUse = &kind{text: "herald: pool in use"}
+	// ErrCrossPool reports an operation that needs two queues on one pool
+	// (P5).
+	ErrCrossPool = &kind{text: "herald: queues are on different pools"}
+)
+
+// detail is an error that names the offending value and matches its kind.
+type detail struct {
+	kind error
+	msg  string
+}
+
+func (d *detail) Error() string { return "herald: " + d.msg }
+func (d *detail) Unwrap() error { return d.kind }
+
+// Errorf returns an error that reads "herald: " + the formatted text and
+// matches kind (and kind's parents) under errors.Is. Backends use it so that
+// every error says what was wrong and with which value.
+func Errorf(kind error, format string, args ...any) error {
+	return &detail{kind: kind, msg: fmt.Sprintf(format, args...)}
+}

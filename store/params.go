@@ -1,0 +1,174 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Every params struct carries Now, the caller's clock. A store never reads
+// the clock; it treats time as never going backwards by using the latest Now
+// it has seen, so a clock that steps back cannot revive an expired message
+// or a second live claim.
+
+// CreateQueueParams are the arguments of Store.CreateQueue.
+type CreateQueueParams struct {
+	Queue QueueRef
+	// Metadata is a JSON object; nil means {}.
+	Metadata json.RawMessage
+	Now      time.Time
+}
+
+// GetQueueParams are the arguments of Store.GetQueue.
+type GetQueueParams struct {
+	Queue QueueRef
+}
+
+// SetQueueMetadataParams are the arguments of Store.SetQueueMetadata.
+type SetQueueMetadataParams struct {
+	Queue    QueueRef
+	Metadata json.RawMessage
+}
+
+// DeleteQueueParams are the arguments of Store.DeleteQueue.
+type DeleteQueueParams struct {
+	Queue QueueRef
+}
+
+// ListQueuesParams are the arguments of Store.ListQueues.
+type ListQueuesParams struct {
+	Project string
+	// Marker is exclusive: the listing starts after this name.
+	Marker string
+	// Limit is the page size, at least 1.
+	Limit        int
+	WithMetadata bool
+}
+
+// QueueStatsParams are the arguments of Store.QueueStats.
+type QueueStatsParams struct {
+	Queue QueueRef
+	Now   time.Time
+}
+
+// PurgeQueueParams are the arguments of Store.PurgeQueue.
+type PurgeQueueParams struct {
+	Queue QueueRef
+	Now   time.Time
+}
+
+// Draft is one message to post.
+type Draft struct {
+	Body []byte
+	// TTL is the message lifetime; zero means the queue's
+	// _default_message_ttl, else PostParams.DefaultTTL, else
+	// DefaultMessageTTL.
+	TTL time.Duration
+	// Delay hides the message from claims for this long (M5); zero means
+	// the queue's _default_message_delay.
+	Delay time.Duration
+	// DedupID, when set, makes a repeated post within the dedup window
+	// store nothing and return the first message's ID (M10).
+	DedupID string
+}
+
+// PostParams are the arguments of Store.PostMessages.
+type PostParams struct {
+	Queue    QueueRef
+	Messages []Draft
+	ClientID string
+	// DefaultTTL applies when neither the draft nor the queue sets a TTL;
+	// zero means DefaultMessageTTL.
+	DefaultTTL time.Duration
+	// DedupWindow is how long a DedupID is remembered; zero means
+	// DefaultDedupWindow.
+	DedupWindow time.Duration
+	Now         time.Time
+}
+
+// ListMessagesParams are the arguments of Store.ListMessages.
+type ListMessagesParams struct {
+	Queue QueueRef
+	// Marker is exclusive: the listing starts after this ID.
+	Marker ID
+	// Limit is the page size, at least 1.
+	Limit          int
+	IncludeClaimed bool
+	IncludeDelayed bool
+	// ClientID and Echo implement the echo rule (M6): with a ClientID and
+	// Echo false, messages posted by that client are left out.
+	ClientID string
+	Echo     bool
+	Now      time.Time
+}
+
+// GetMessagesParams are the arguments of Store.GetMessages.
+type GetMessagesParams struct {
+	Queue QueueRef
+	IDs   []ID
+	Now   time.Time
+}
+
+// DeleteMessagesParams are the arguments of Store.DeleteMessages.
+type DeleteMessagesParams struct {
+	Queue QueueRef
+	IDs   []ID
+	// Claim, when non-zero, is the claim the messages must be under (M8).
+	Claim ID
+	// IgnoreClaims deletes the messages whatever their claim state (Zaqar's
+	// bulk delete); Claim must then be zero.
+	IgnoreClaims bool
+	Now          time.Time
+}
+
+// PopParams are the arguments of Store.PopMessages.
+type PopParams struct {
+	Queue QueueRef
+	// Limit is how many messages to take at most, at least 1.
+	Limit int
+	Now   time.Time
+}
+
+// CreateClaimParams are the arguments of Store.CreateClaim.
+type CreateClaimParams struct {
+	Queue QueueRef
+	// TTL is the claim lifetime, more than zero.
+	TTL time.Duration
+	// Grace extends claimed messages past the claim's expiry (C2); at least
+	// zero.
+	Grace time.Duration
+	// Limit is how many messages to claim at most, at least 1.
+	Limit int
+	Now   time.Time
+}
+
+// GetClaimParams are the arguments of Store.GetClaim.
+type GetClaimParams struct {
+	Queue QueueRef
+	Claim ID
+	Now   time.Time
+}
+
+// RenewClaimParams are the arguments of Store.RenewClaim.
+type RenewClaimParams struct {
+	Queue QueueRef
+	Claim ID
+	TTL   time.Duration
+	Grace time.Duration
+	Now   time.Time
+}
+
+// ReleaseClaimParams are the arguments of Store.ReleaseClaim.
+type ReleaseClaimParams struct {
+	Queue QueueRef
+	Claim ID
+	// Delay keeps the released messages invisible for this long (C5).
+	Delay time.Duration
+	Now   time.Time
+}
+
+// SweepParams are the arguments of Store.Sweep.
+type SweepParams struct {
+	Now time.Time
+	// Limit bounds the items removed by one call (B1), at least 1.
+	Limit int
+}

@@ -1,0 +1,110 @@
+package store
+
+import "context"
+
+// Store keeps queues, messages and claims. Every method is one atomic step
+// (one transaction or one critical section): it applies whole or not at all,
+// and bad input returns an ErrInvalid error and changes nothing. A store
+// never reads the clock and never starts goroutines: time comes in as
+// params.Now, and background work (sweeps, wake-ups) is driven by the
+// caller. Hot paths do not scan: CreateClaim, PostMessages, DeleteMessages,
+// PopMessages, ReleaseClaim and RenewClaim cost O(log n) or better per
+// message touched, in the number of messages, claimed messages and delayed
+// messages in the queue.
+//
+// Every method checks its QueueRef (T1, Q1) and returns ErrClosed after
+// Close. Methods are safe for concurrent use.
+type Store interface {
+	QueueStore
+	MessageStore
+	ClaimStore
+
+	// Sweep removes up to params.Limit expired items across all queues:
+	// messages (M4), claim records and dedup entries (B1). It finds them
+	// through expiry indexes, so its cost follows what expired, not what is
+	// stored.
+	Sweep(ctx context.Context, p SweepParams) (SweepResult, error)
+
+	// Close releases the store. Later calls return ErrClosed; a second
+	// Close returns nil.
+	Close() error
+}
+
+// QueueStore is the queue half of Store.
+type QueueStore interface {
+	// CreateQueue creates a queue with the given metadata and reports true,
+	// or, if the queue exists, leaves it alone and reports false (Q2). The
+	// metadata is checked with ParseQueueOptions even when the queue exists.
+	CreateQueue(ctx context.Context, p CreateQueueParams) (created bool, err error)
+	// GetQueue returns a queue and its metadata, or ErrNotFound.
+	GetQueue(ctx context.Context, p GetQueueParams) (QueueInfo, error)
+	// SetQueueMetadata replaces a queue's metadata (checked with
+	// ParseQueueOptions), or returns ErrNotFound.
+	SetQueueMetadata(ctx context.Context, p SetQueueMetadataParams) error
+	// DeleteQueue removes a queue with its messages, claims and dedup
+	// entries (Q6). Deleting a missing queue is not an error.
+	DeleteQueue(ctx context.Context, p DeleteQueueParams) error
+	// ListQueues lists a project's queues in name order after the marker
+	// (Q4).
+	ListQueues(ctx context.Context, p ListQueuesParams) ([]QueueInfo, error)
+	// QueueStats counts a queue's messages without scanning them (Q5), or
+	// returns ErrNotFound.
+	QueueStats(ctx context.Context, p QueueStatsParams) (Stats, error)
+	// PurgeQueue removes every message, claimed ones too; their claims end
+	// (Q6). Metadata and dedup entries stay. Purging a missing queue is not
+	// an error.
+	PurgeQueue(ctx context.Context, p PurgeQueueParams) error
+}
+
+// MessageStore is the message half of Store.
+type MessageStore interface {
+	// PostMessages stores a batch atomically and returns the IDs in input
+	// order (M1), creating the queue if it is missing (Q2). IDs strictly
+	// increase in commit order (M2). A draft whose DedupID was posted to
+	// the queue within the window stores nothing and gets the first ID
+	// (M10); so does a repeat within the batch. The summed body size may
+	// not exceed the queue's _max_messages_post_size (ErrTooLarge, M3).
+	// Bodies are copied and checksummed (M11).
+	PostMessages(ctx context.Context, p PostParams) ([]ID, error)
+	// ListMessages returns up to Limit messages after Marker, oldest first,
+	// filtered as M6 says. A missing queue gives an empty list.
+	ListMessages(ctx context.Context, p ListMessagesParams) ([]Message, error)
+	// GetMessages returns the messages with the given IDs that exist, in
+	// the order asked, each once (M7). Claim and delay do not hide them;
+	// expiry does. A missing queue gives an empty list.
+	GetMessages(ctx context.Context, p GetMessagesParams) ([]Message, error)
+	// DeleteMessages deletes messages (M8). Missing IDs are skipped. Unless
+	// IgnoreClaims is set, every present message is checked first and the
+	// call fails whole: a message under a live claim needs that claim
+	// (ErrClaimMismatch); with Claim set, a message not under a live claim
+	// gives ErrNotClaimed and one under another live claim gives
+	// ErrClaimMismatch.
+	DeleteMessages(ctx context.Context, p DeleteMessagesParams) error
+	// PopMessages deletes and returns up to Limit of the oldest free,
+	// visible messages (M9).
+	PopMessages(ctx context.Context, p PopParams) ([]Message, error)
+}
+
+// ClaimStore is the claim half of Store.
+type ClaimStore interface {
+	// CreateClaim claims up to Limit of the oldest free, visible messages
+	// (C1), extending each message that would expire before the claim's
+	// expiry plus Grace to that time (C2) and incrementing its claim count
+	// (C6). When the queue has _max_claim_count N and _dead_letter_queue D,
+	// a message already claimed N times is moved to D (created if missing)
+	// instead, unclaimed and visible, with a new ID in D and, if set,
+	// _dead_letter_queue_messages_ttl as its new lifetime; the claim keeps
+	// taking messages until it has Limit or none are left. With no message
+	// claimed, no claim is made and NextReady says when to try again.
+	CreateClaim(ctx context.Context, p CreateClaimParams) (ClaimResult, error)
+	// GetClaim returns a live claim and the messages it still holds, or
+	// ErrClaimNotFound.
+	GetClaim(ctx context.Context, p GetClaimParams) (ClaimInfo, []Message, error)
+	// RenewClaim sets a live claim's TTL and grace, makes it expire at
+	// Now+TTL and extends its messages again (C2, C4). Claim counts are
+	// kept. An unknown or expired claim gives ErrClaimNotFound.
+	RenewClaim(ctx context.Context, p RenewClaimParams) (ClaimInfo, error)
+	// ReleaseClaim ends a live claim; its messages become visible at
+	// Now+Delay (C5). An unknown or expired claim is a no-op.
+	ReleaseClaim(ctx context.Context, p ReleaseClaimParams) error
+}
