@@ -2,10 +2,11 @@ module github.com/heraldmq/herald
 
 go 1.25
 
-require github.com/oklog/ulid/v2 v2.1.2
-
 require (
-	github.com/google/btree v1.1.3 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
+	github.com/google/btree v1.1.3
+	github.com/oklog/ulid/v2 v2.1.2
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -1,0 +1,190 @@
+package storetest
+
+import (
+	"math"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldmq/herald/store"
+)
+
+var badInputTests = []subtest{
+	{"Errors/BadInputChangesNothing", testBadInputChangesNothing},
+	{"B3/ClosedStoreReturnsErrClosed", testClosedStoreReturnsErrClosed},
+}
+
+// snapshot is everything a caller can read about a queue at one Now. Two
+// equal snapshots mean a call changed nothing visible.
+type snapshot struct {
+	Queue    store.QueueInfo
+	Stats    store.Stats
+	Messages []store.Message
+}
+
+func (f *fixture) snapshots(qs ...store.QueueRef) []snapshot {
+	f.t.Helper()
+	out := make([]snapshot, len(qs))
+	for i, q := range qs {
+		out[i] = snapshot{Queue: f.queue(q), Stats: f.stats(q), Messages: f.all(q)}
+	}
+	return out
+}
+
+// testBadInputChangesNothing is RELIABILITY.md suite 8 at the Store level:
+// bad arguments and stale or foreign claim IDs each give their documented
+// error, never panic, and leave every queue as it was (DESIGN.md §4).
+func testBadInputChangesNothing(f *fixture) {
+	q, other := ref("q"), ref("other")
+	f.create(q, `{"_max_messages_post_size":100,"_max_claim_count":5,"_dead_letter_queue":"dlq"}`)
+	posted := f.postDrafts(q, store.Draft{Body: []byte("m0")}, store.Draft{Body: []byte("m1")},
+		store.Draft{Body: []byte("m2"), DedupID: "k"}, store.Draft{Body: []byte("late"), Delay: time.Hour})
+	expired := f.claimWith(store.CreateClaimParams{Queue: q, TTL: time.Second, Limit: 1}).Claim.ID
+	f.advance(time.Second)
+	released := f.claim(q, 1).Claim.ID
+	f.release(q, released, 0)
+	live := f.claim(q, 2).Claim.ID // m0 and m1
+	f.post(other, "x")
+	foreign := f.claim(other, 1).Claim.ID
+	m0, m2 := posted[0], posted[2]
+
+	huge := time.Duration(math.MaxInt64)
+	post := func(p store.PostParams) func() error {
+		return func() error {
+			p.Now = f.now
+			_, err := f.s.PostMessages(f.ctx, p)
+			return err
+		}
+	}
+	drafts := func(d ...store.Draft) []store.Draft { return d }
+	claim := func(p store.CreateClaimParams) func() error {
+		return func() error {
+			p.Queue, p.Now = q, f.now
+			_, err := f.s.CreateClaim(f.ctx, p)
+			return err
+		}
+	}
+	renew := func(id store.ID, ttl, grace time.Duration) func() error {
+		return func() error { _, err := f.renew(q, id, ttl, grace); return err }
+	}
+	getClaim := func(id store.ID) func() error {
+		return func() error {
+			_, _, err := f.s.GetClaim(f.ctx, store.GetClaimParams{Queue: q, Claim: id, Now: f.now})
+			return err
+		}
+	}
+	release := func(id store.ID, delay time.Duration) func() error {
+		return func() error {
+			return f.s.ReleaseClaim(f.ctx, store.ReleaseClaimParams{Queue: q, Claim: id, Delay: delay, Now: f.now})
+		}
+	}
+	del := func(claim store.ID, ids ...store.ID) func() error {
+		return func() error { return f.del(q, claim, ids...) }
+	}
+	setMeta := func(meta string) func() error {
+		return func() error {
+			return f.s.SetQueueMetadata(f.ctx, store.SetQueueMetadataParams{Queue: q, Metadata: raw(meta)})
+		}
+	}
+	limit := func(n int) []call {
+		return []call{
+			{"ListQueues", func() error {
+				_, err := f.s.ListQueues(f.ctx, store.ListQueuesParams{Project: "p", Limit: n})
+				return err
+			}},
+			{"ListMessages", func() error {
+				_, err := f.s.ListMessages(f.ctx, store.ListMessagesParams{Queue: q, Limit: n, Now: f.now})
+				return err
+			}},
+			{"PopMessages", func() error {
+				_, err := f.s.PopMessages(f.ctx, store.PopParams{Queue: q, Limit: n, Now: f.now})
+				return err
+			}},
+			{"CreateClaim", claim(store.CreateClaimParams{TTL: claimTTL, Limit: n})},
+			{"Sweep", func() error {
+				_, err := f.s.Sweep(f.ctx, store.SweepParams{Now: f.now, Limit: n})
+				return err
+			}},
+		}
+	}
+
+	cases := []struct {
+		call
+		want error
+	}{
+		{call{"CreateQueue bad metadata on existing queue", func() error {
+			_, err := f.s.CreateQueue(f.ctx, store.CreateQueueParams{Queue: q, Metadata: raw(`{"_max_claim_count":-1}`), Now: f.now})
+			return err
+		}}, store.ErrInvalidMetadata},
+		{call{"SetQueueMetadata not an object", setMeta(`[]`)}, store.ErrInvalidMetadata},
+		{call{"SetQueueMetadata own dead-letter queue", setMeta(`{"_dead_letter_queue":"q"}`)}, store.ErrInvalidMetadata},
+		{call{"PostMessages bad name", post(store.PostParams{Queue: ref("a/b"), Messages: drafts(store.Draft{Body: []byte("x")})})}, store.ErrInvalidName},
+		{call{"PostMessages negative TTL", post(store.PostParams{Queue: q, Messages: drafts(store.Draft{Body: []byte("x"), TTL: -1})})}, store.ErrInvalidTTL},
+		{call{"PostMessages overflowing TTL", post(store.PostParams{Queue: q, Messages: drafts(store.Draft{Body: []byte("x"), TTL: huge})})}, store.ErrInvalidTTL},
+		{call{"PostMessages overflowing DefaultTTL", post(store.PostParams{Queue: q, Messages: drafts(store.Draft{Body: []byte("x")}), DefaultTTL: huge})}, store.ErrInvalidTTL},
+		{call{"PostMessages negative delay", post(store.PostParams{Queue: q, Messages: drafts(store.Draft{Body: []byte("x"), Delay: -1})})}, store.ErrInvalidDelay},
+		{call{"PostMessages batch over post size", post(store.PostParams{Queue: q, Messages: drafts(
+			store.Draft{Body: make([]byte, 60), DedupID: "new"}, store.Draft{Body: make([]byte, 41)})})}, store.ErrTooLarge},
+		{call{"PostMessages good then bad", post(store.PostParams{Queue: q, Messages: drafts(
+			store.Draft{Body: []byte("ok"), DedupID: "new"}, store.Draft{Body: []byte("x"), TTL: -1})})}, store.ErrInvalidTTL},
+		{call{"CreateClaim zero TTL", claim(store.CreateClaimParams{Limit: 1})}, store.ErrInvalidTTL},
+		{call{"CreateClaim overflowing TTL", claim(store.CreateClaimParams{TTL: huge, Limit: 1})}, store.ErrInvalidTTL},
+		{call{"CreateClaim negative grace", claim(store.CreateClaimParams{TTL: claimTTL, Grace: -1, Limit: 1})}, store.ErrInvalidTTL},
+		{call{"RenewClaim zero ID", renew(store.ID{}, claimTTL, 0)}, store.ErrClaimNotFound},
+		{call{"RenewClaim garbage ID", renew(fakeID(7), claimTTL, 0)}, store.ErrClaimNotFound},
+		{call{"RenewClaim other queue's claim", renew(foreign, claimTTL, 0)}, store.ErrClaimNotFound},
+		{call{"RenewClaim expired claim", renew(expired, claimTTL, 0)}, store.ErrClaimNotFound},
+		{call{"RenewClaim released claim", renew(released, claimTTL, 0)}, store.ErrClaimNotFound},
+		{call{"RenewClaim zero TTL", renew(live, 0, 0)}, store.ErrInvalidTTL},
+		{call{"RenewClaim negative grace", renew(live, claimTTL, -1)}, store.ErrInvalidTTL},
+		{call{"RenewClaim overflowing TTL", renew(live, huge, 0)}, store.ErrInvalidTTL},
+		{call{"GetClaim zero ID", getClaim(store.ID{})}, store.ErrClaimNotFound},
+		{call{"GetClaim other queue's claim", getClaim(foreign)}, store.ErrClaimNotFound},
+		{call{"GetClaim expired claim", getClaim(expired)}, store.ErrClaimNotFound},
+		{call{"ReleaseClaim negative delay", release(live, -1)}, store.ErrInvalidDelay},
+		{call{"ReleaseClaim overflowing delay", release(live, huge)}, store.ErrInvalid},
+		{call{"DeleteMessages claimed, no claim", del(store.ID{}, m0)}, store.ErrClaimMismatch},
+		{call{"DeleteMessages claimed, other queue's claim", del(foreign, m0)}, store.ErrClaimMismatch},
+		{call{"DeleteMessages claimed, superseded claim", del(expired, m0)}, store.ErrClaimMismatch},
+		{call{"DeleteMessages free, live claim", del(live, m2)}, store.ErrNotClaimed},
+		{call{"DeleteMessages free, garbage claim", del(fakeID(7), m2)}, store.ErrNotClaimed},
+		{call{"DeleteMessages free then claimed", del(store.ID{}, m2, m0)}, store.ErrClaimMismatch},
+		{call{"DeleteMessages IgnoreClaims with a claim", func() error {
+			return f.s.DeleteMessages(f.ctx, store.DeleteMessagesParams{Queue: q, IDs: []store.ID{m2}, Claim: live, IgnoreClaims: true, Now: f.now})
+		}}, store.ErrInvalid},
+	}
+	for _, n := range []int{0, -1} {
+		for _, c := range limit(n) {
+			c.name += " bad limit"
+			cases = append(cases, struct {
+				call
+				want error
+			}{c, store.ErrInvalidLimit})
+		}
+	}
+
+	before := f.snapshots(q, other)
+	names := f.queueNames("p")
+	for _, tc := range cases {
+		var err error
+		require.NotPanics(f.t, func() { err = tc.fn() }, tc.name)
+		require.ErrorIs(f.t, err, tc.want, tc.name)
+		require.Equal(f.t, before, f.snapshots(q, other), "%s changed the store", tc.name)
+		require.Equal(f.t, names, f.queueNames("p"), "%s changed the queue list", tc.name)
+	}
+	// The refused batches recorded no dedup entry.
+	fresh := f.postDrafts(q, store.Draft{Body: []byte("new"), DedupID: "new"})
+	require.NotContains(f.t, ids(before[0].Messages), fresh[0])
+}
+
+func testClosedStoreReturnsErrClosed(f *fixture) {
+	q := ref("q")
+	f.post(q, "x")
+	require.NoError(f.t, f.s.Close())
+	for _, c := range append(f.queueCalls(q), f.listQueuesCall("p"), f.sweepCall()) {
+		var err error
+		require.NotPanics(f.t, func() { err = c.fn() }, c.name)
+		require.ErrorIs(f.t, err, store.ErrClosed, "%s after Close", c.name)
+	}
+	require.NoError(f.t, f.s.Close(), "a second Close")
+}

@@ -1,0 +1,93 @@
+package storetest
+
+import (
+	"time"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// call is one Store method invoked with arguments that are valid apart from
+// whatever the subtest varies (the queue, or the store being closed).
+type call struct {
+	name string
+	fn   func() error
+}
+
+// queueCalls calls every Store method that takes a QueueRef, on q. T1, Q1
+// and B3 use it to show that no method family escapes a check.
+func (f *fixture) queueCalls(q store.QueueRef) []call {
+	ctx, now, some := f.ctx, f.now, fakeID(1)
+	return []call{
+		{"CreateQueue", func() error {
+			_, err := f.s.CreateQueue(ctx, store.CreateQueueParams{Queue: q, Now: now})
+			return err
+		}},
+		{"GetQueue", func() error {
+			_, err := f.s.GetQueue(ctx, store.GetQueueParams{Queue: q})
+			return err
+		}},
+		{"SetQueueMetadata", func() error {
+			return f.s.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q, Metadata: raw(`{"a":1}`)})
+		}},
+		{"DeleteQueue", func() error {
+			return f.s.DeleteQueue(ctx, store.DeleteQueueParams{Queue: q})
+		}},
+		{"QueueStats", func() error {
+			_, err := f.s.QueueStats(ctx, store.QueueStatsParams{Queue: q, Now: now})
+			return err
+		}},
+		{"PurgeQueue", func() error {
+			return f.s.PurgeQueue(ctx, store.PurgeQueueParams{Queue: q, Now: now})
+		}},
+		{"PostMessages", func() error {
+			_, err := f.s.PostMessages(ctx, store.PostParams{Queue: q, Messages: []store.Draft{{Body: []byte("x")}}, Now: now})
+			return err
+		}},
+		{"ListMessages", func() error {
+			_, err := f.s.ListMessages(ctx, store.ListMessagesParams{Queue: q, Limit: 10, Now: now})
+			return err
+		}},
+		{"GetMessages", func() error {
+			_, err := f.s.GetMessages(ctx, store.GetMessagesParams{Queue: q, IDs: []store.ID{some}, Now: now})
+			return err
+		}},
+		{"DeleteMessages", func() error {
+			return f.s.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: q, IDs: []store.ID{some}, Now: now})
+		}},
+		{"PopMessages", func() error {
+			_, err := f.s.PopMessages(ctx, store.PopParams{Queue: q, Limit: 1, Now: now})
+			return err
+		}},
+		{"CreateClaim", func() error {
+			_, err := f.s.CreateClaim(ctx, store.CreateClaimParams{Queue: q, TTL: time.Minute, Limit: 1, Now: now})
+			return err
+		}},
+		{"GetClaim", func() error {
+			_, _, err := f.s.GetClaim(ctx, store.GetClaimParams{Queue: q, Claim: some, Now: now})
+			return err
+		}},
+		{"RenewClaim", func() error {
+			_, err := f.s.RenewClaim(ctx, store.RenewClaimParams{Queue: q, Claim: some, TTL: time.Minute, Now: now})
+			return err
+		}},
+		{"ReleaseClaim", func() error {
+			return f.s.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q, Claim: some, Now: now})
+		}},
+	}
+}
+
+// listQueuesCall lists a project's queues.
+func (f *fixture) listQueuesCall(project string) call {
+	return call{"ListQueues", func() error {
+		_, err := f.s.ListQueues(f.ctx, store.ListQueuesParams{Project: project, Limit: 10})
+		return err
+	}}
+}
+
+// sweepCall sweeps the whole store.
+func (f *fixture) sweepCall() call {
+	return call{"Sweep", func() error {
+		_, err := f.s.Sweep(f.ctx, store.SweepParams{Now: f.now, Limit: 10})
+		return err
+	}}
+}
