@@ -1,0 +1,364 @@
+package memory
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// CreateClaim claims up to Limit of the oldest free, visible messages (C1,
+// C2, C6), moving messages that reached the queue's _max_claim_count to its
+// dead-letter queue in the same critical section.
+func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
+	if err := p.Queue.Check(); err != nil {
+		return store.ClaimResult{}, err
+	}
+	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+		return store.ClaimResult{}, err
+	}
+	if err := store.CheckLimit(p.Limit, "claim limit"); err != nil {
+		return store.ClaimResult{}, err
+	}
+	now := s.observe(p.Now)
+	for {
+		q, err := s.lookup(p.Queue)
+		if q == nil || err != nil {
+			return store.ClaimResult{}, err
+		}
+		c := q.conf.Load()
+		var d *queue // the dead-letter queue, locked with q
+		dref := store.QueueRef{Project: p.Queue.Project, Name: c.opts.DeadLetterQueue}
+		dl := c.opts.DeadLettering() && dref.Name != p.Queue.Name
+		if dl {
+			if d, err = s.lookup(dref); err != nil {
+				return store.ClaimResult{}, err
+			}
+		}
+		if d == nil {
+			q.mu.Lock()
+		} else if q.ref.Name < d.ref.Name {
+			q.mu.Lock()
+			d.mu.Lock()
+		} else {
+			d.mu.Lock()
+			q.mu.Lock()
+		}
+		stale := q.dead || q.conf.Load() != c || d != nil && d.dead
+		var res store.ClaimResult
+		var needDLQ bool
+		if !stale {
+			res, needDLQ, err = s.claim(q, d, dl, &c.opts, &p, now)
+		}
+		if d != nil {
+			d.mu.Unlock()
+		}
+		q.mu.Unlock()
+		switch {
+		case stale:
+		case needDLQ:
+			// Create the dead-letter queue outside the queue locks, then
+			// try again from the start.
+			if _, _, err := s.create(dref, emptyConf, now); err != nil {
+				return store.ClaimResult{}, err
+			}
+		default:
+			return res, err
+		}
+	}
+}
+
+func checkClaimTimes(ttl, grace time.Duration) error {
+	if ttl <= 0 {
+		return store.Errorf(store.ErrInvalidTTL, "claim ttl %v: must be more than zero", ttl)
+	}
+	if grace < 0 {
+		return store.Errorf(store.ErrInvalidTTL, "claim grace %v: negative", grace)
+	}
+	return nil
+}
+
+// claimDeadline returns now+ttl, or ErrInvalidTTL if now+ttl+grace
+// overflows.
+func claimDeadline(now int64, ttl, grace time.Duration) (int64, error) {
+	if overflows(now, ttl) || overflows(now+int64(ttl), grace) {
+		return 0, store.Errorf(store.ErrInvalidTTL, "claim ttl %v and grace %v: deadline overflows", ttl, grace)
+	}
+	return now + int64(ttl), nil
+}
+
+// claim runs CreateClaim on q, locked, with d (if not nil) its dead-letter
+// queue, also locked. dl says whether dead-lettering is on. It reports
+// needDLQ, having changed nothing, when a message must move to a
+// dead-letter queue that does not exist yet.
+func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.CreateClaimParams, now int64) (res store.ClaimResult, needDLQ bool, err error) {
+	now = q.advance(now)
+	expires, err := claimDeadline(now, p.TTL, p.Grace)
+	if err != nil {
+		return res, false, err
+	}
+	var ms, moved []*message
+	if n := min(p.Limit, q.ready.Len()); n > 0 {
+		ms = make([]*message, 0, n)
+	}
+	for len(ms) < p.Limit {
+		it, ok := q.ready.DeleteMin()
+		if !ok {
+			break
+		}
+		m := q.msgs.items[it.i]
+		if dl && int(m.count) >= o.MaxClaimCount {
+			moved = append(moved, m)
+			continue
+		}
+		ms = append(ms, m)
+	}
+	if len(moved) > 0 && d == nil {
+		q.untake(ms)
+		q.untake(moved)
+		return res, true, nil
+	}
+	out, err := records(ms)
+	if err != nil {
+		q.untake(ms)
+		q.untake(moved)
+		return res, false, err
+	}
+
+	// Committed from here on.
+	var dnow int64
+	if len(moved) > 0 {
+		dnow = d.advance(now)
+	}
+	var cid store.ID
+	s.idMu.Lock()
+	t := time.Unix(0, now)
+	if len(ms) > 0 {
+		cid = s.ids.Next(t)
+	}
+	if len(moved) > 0 {
+		td := time.Unix(0, dnow)
+		for _, m := range moved {
+			m.state = stGone // already out of ready
+			q.remove(m)
+			m.k = keyOf(s.ids.Next(td))
+		}
+	}
+	s.idMu.Unlock()
+
+	if len(moved) > 0 {
+		for _, m := range moved {
+			m.count = 0
+			m.claim = nil
+			m.visibleAt = dnow
+			if o.DeadLetterTTL > 0 {
+				m.expires = addClamp(dnow, int64(o.DeadLetterTTL))
+			}
+			d.insert(m)
+		}
+		res.DeadLettered = len(moved)
+		res.DeadLetterQueue = d.ref.Name
+	}
+	if len(ms) == 0 {
+		res.NextReady = q.nextReady()
+		return res, false, nil
+	}
+	c := &claim{
+		k:       keyOf(cid),
+		ttl:     int64(p.TTL),
+		grace:   int64(p.Grace),
+		updated: now,
+		expires: expires,
+		msgs:    ms,
+		held:    len(ms),
+	}
+	c.idx = q.cls.put(c)
+	q.claims.ReplaceOrInsert(c.byID())
+	q.claimExp.ReplaceOrInsert(c.byTime(expires))
+	q.noteDue(expires)
+	until := expires + int64(p.Grace)
+	cexp := toTime(expires)
+	for i, m := range ms {
+		m.state = stClaimed
+		m.claim = c
+		m.slot = int32(i)
+		m.count++
+		if m.expires < until {
+			q.setExpires(m, until)
+			out[i].Expires = toTime(until)
+		}
+		out[i].ClaimID = cid
+		out[i].ClaimExpires = cexp
+		out[i].ClaimCount = int(m.count)
+	}
+	q.claimed += int64(len(ms))
+	res.Claim = c.info()
+	res.Messages = out
+	return res, false, nil
+}
+
+func (c *claim) info() store.ClaimInfo {
+	return store.ClaimInfo{
+		ID:      c.k.id(),
+		TTL:     time.Duration(c.ttl),
+		Grace:   time.Duration(c.grace),
+		Updated: toTime(c.updated),
+		Expires: toTime(c.expires),
+	}
+}
+
+// find returns the message with key k that c holds, or nil if it does not
+// hold it or the search gives up. c may be nil. c.msgs is in ID order with
+// nil slots: a binary search steps left over a few nil slots from each
+// midpoint, and gives up (the caller then searches the queue) rather than
+// scan a long run of them.
+func (c *claim) find(k key) *message {
+	if c == nil {
+		return nil
+	}
+	lo, hi := 0, len(c.msgs)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		j := mid
+		for j >= lo && c.msgs[j] == nil {
+			if mid-j >= 8 {
+				return nil
+			}
+			j--
+		}
+		if j < lo {
+			lo = mid + 1
+			continue
+		}
+		m := c.msgs[j]
+		switch {
+		case m.k == k:
+			if m.claim != c {
+				return nil
+			}
+			return m
+		case m.k.less(k):
+			lo = mid + 1
+		default:
+			hi = j
+		}
+	}
+	return nil
+}
+
+// live returns the messages a claim still holds.
+func (c *claim) live() []*message {
+	ms := make([]*message, 0, c.held)
+	for _, m := range c.msgs {
+		if m != nil && m.claim == c {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+func claimNotFound(id store.ID) error {
+	return store.Errorf(store.ErrClaimNotFound, "claim %s not found or expired", id)
+}
+
+// GetClaim returns a live claim and the messages it still holds, or
+// ErrClaimNotFound. A claim whose messages have all been deleted has ended.
+func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.ClaimInfo, []store.Message, error) {
+	if err := p.Queue.Check(); err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
+	now := s.observe(p.Now)
+	q, err := s.lock(p.Queue)
+	if err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
+	if q == nil {
+		return store.ClaimInfo{}, nil, claimNotFound(p.Claim)
+	}
+	q.advance(now)
+	c := q.findClaim(keyOf(p.Claim))
+	if c == nil {
+		q.mu.Unlock()
+		return store.ClaimInfo{}, nil, claimNotFound(p.Claim)
+	}
+	out, err := records(c.live())
+	info := c.info()
+	q.mu.Unlock()
+	if err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
+	return info, out, nil
+}
+
+// RenewClaim makes a live claim expire at Now+TTL and extends its messages
+// again (C2, C4); claim counts stay.
+func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store.ClaimInfo, error) {
+	if err := p.Queue.Check(); err != nil {
+		return store.ClaimInfo{}, err
+	}
+	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+		return store.ClaimInfo{}, err
+	}
+	now := s.observe(p.Now)
+	q, err := s.lock(p.Queue)
+	if err != nil {
+		return store.ClaimInfo{}, err
+	}
+	if q == nil {
+		return store.ClaimInfo{}, claimNotFound(p.Claim)
+	}
+	now = q.advance(now)
+	expires, err := claimDeadline(now, p.TTL, p.Grace)
+	if err != nil {
+		q.mu.Unlock()
+		return store.ClaimInfo{}, err
+	}
+	c := q.findClaim(keyOf(p.Claim))
+	if c == nil {
+		q.mu.Unlock()
+		return store.ClaimInfo{}, claimNotFound(p.Claim)
+	}
+	q.claimExp.Delete(claimByTime{t: c.expires, k: c.k})
+	c.ttl, c.grace, c.updated, c.expires = int64(p.TTL), int64(p.Grace), now, expires
+	q.claimExp.ReplaceOrInsert(c.byTime(expires))
+	q.noteDue(expires)
+	q.extend(c)
+	info := c.info()
+	q.mu.Unlock()
+	return info, nil
+}
+
+// ReleaseClaim ends a live claim; its messages become visible at Now+Delay
+// (C5). An unknown or expired claim is a no-op.
+func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	if p.Delay < 0 {
+		return store.Errorf(store.ErrInvalidDelay, "release delay %v: negative", p.Delay)
+	}
+	now := s.observe(p.Now)
+	q, err := s.lock(p.Queue)
+	if q == nil || err != nil {
+		return err
+	}
+	now = q.advance(now)
+	if overflows(now, p.Delay) {
+		q.mu.Unlock()
+		return store.Errorf(store.ErrInvalidDelay, "release delay %v: deadline overflows", p.Delay)
+	}
+	c := q.findClaim(keyOf(p.Claim))
+	if c == nil {
+		q.mu.Unlock()
+		return nil
+	}
+	visible := now + int64(p.Delay)
+	for _, m := range c.msgs {
+		if m != nil && m.claim == c {
+			m.visibleAt = visible
+		}
+	}
+	q.endClaim(c, now)
+	q.mu.Unlock()
+	return nil
+}

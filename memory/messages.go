@@ -1,0 +1,403 @@
+package memory
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// PostMessages stores a batch atomically and returns its IDs in input order
+// (M1), creating the queue if it is missing (Q2). Bodies are copied and
+// checksummed before the queue is locked.
+func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.ID, error) {
+	if err := p.Queue.Check(); err != nil {
+		return nil, err
+	}
+	size, dedups := 0, 0
+	for i := range p.Messages {
+		d := &p.Messages[i]
+		if d.TTL < 0 {
+			return nil, store.Errorf(store.ErrInvalidTTL, "message %d: ttl %v: negative", i, d.TTL)
+		}
+		if d.Delay < 0 {
+			return nil, store.Errorf(store.ErrInvalidDelay, "message %d: delay %v: negative", i, d.Delay)
+		}
+		size += len(d.Body)
+		if d.DedupID != "" {
+			dedups++
+		}
+	}
+	window := p.DedupWindow
+	if window == 0 {
+		window = store.DefaultDedupWindow
+	}
+	if dedups > 0 && window < 0 {
+		return nil, store.Errorf(store.ErrInvalidTTL, "dedup window %v: negative", window)
+	}
+	now := s.observe(p.Now)
+
+	// Copy and checksum outside the lock. Until the queue lock is held,
+	// expires holds the TTL and visibleAt the delay.
+	var one [1]*message
+	ms := one[:]
+	if len(p.Messages) != 1 {
+		ms = make([]*message, len(p.Messages))
+	}
+	for i := range p.Messages {
+		d := &p.Messages[i]
+		m := &message{clientID: p.ClientID}
+		if len(d.Body) > 0 {
+			m.body = make([]byte, len(d.Body))
+			copy(m.body, d.Body)
+		}
+		m.sum = store.Checksum(m.body)
+		ms[i] = m
+	}
+
+	var q *queue
+	var maxTTL, maxDelay time.Duration
+	for {
+		var err error
+		if q, err = s.lookup(p.Queue); err != nil {
+			return nil, err
+		}
+		c := emptyConf
+		if q != nil {
+			c = q.conf.Load()
+		}
+		if maxTTL, maxDelay, err = resolve(ms, &p, c, size, now); err != nil {
+			return nil, err
+		}
+		if q == nil {
+			if q, _, err = s.create(p.Queue, emptyConf, now); err != nil {
+				return nil, err
+			}
+		}
+		q.mu.Lock()
+		if !q.dead && q.conf.Load() == c {
+			break
+		}
+		q.mu.Unlock()
+	}
+
+	now = q.advance(now)
+	if overflows(now, maxTTL) {
+		q.mu.Unlock()
+		return nil, store.Errorf(store.ErrInvalidTTL, "ttl %v: deadline overflows", maxTTL)
+	}
+	if overflows(now, maxDelay) {
+		q.mu.Unlock()
+		return nil, store.Errorf(store.ErrInvalidDelay, "delay %v: deadline overflows", maxDelay)
+	}
+	ids := make([]store.ID, len(ms))
+	var first []int // first[i] is the draft whose ID draft i shares, or -1
+	if dedups > 0 {
+		first = q.dedupBatch(ms, p.Messages, ids)
+	}
+
+	s.idMu.Lock()
+	t := time.Unix(0, now)
+	for i, m := range ms {
+		if first == nil || first[i] == i {
+			ids[i] = s.ids.Next(t)
+			m.k = keyOf(ids[i])
+		}
+	}
+	s.idMu.Unlock()
+
+	dedupUntil := addClamp(now, int64(window))
+	for i, m := range ms {
+		if first != nil && first[i] != i {
+			if j := first[i]; j >= 0 {
+				ids[i] = ids[j]
+			}
+			continue
+		}
+		m.created = now
+		m.expires += now
+		m.visibleAt += now
+		q.insert(m)
+		if first != nil && p.Messages[i].DedupID != "" {
+			q.addDedup(p.Messages[i].DedupID, ids[i], dedupUntil)
+		}
+	}
+	q.mu.Unlock()
+	return ids, nil
+}
+
+// resolve sets each message's TTL and delay (in expires and visibleAt) from
+// its draft, the queue's options and the post's defaults, and checks the
+// batch size and that no deadline overflows at now. It returns the largest
+// TTL and delay.
+func resolve(ms []*message, p *store.PostParams, c *conf, size int, now int64) (maxTTL, maxDelay time.Duration, err error) {
+	o := &c.opts
+	if o.MaxPostSize > 0 && size > o.MaxPostSize {
+		return 0, 0, store.Errorf(store.ErrTooLarge, "post of %d bytes: more than the queue's %s %d", size, store.KeyMaxPostSize, o.MaxPostSize)
+	}
+	for i, m := range ms {
+		d := &p.Messages[i]
+		ttl := d.TTL
+		if ttl == 0 {
+			ttl = o.DefaultMessageTTL
+		}
+		if ttl == 0 {
+			ttl = p.DefaultTTL
+		}
+		if ttl <= 0 {
+			ttl = store.DefaultMessageTTL
+		}
+		delay := d.Delay
+		if delay == 0 {
+			delay = o.DefaultMessageDelay
+		}
+		m.expires, m.visibleAt = int64(ttl), int64(delay)
+		maxTTL, maxDelay = max(maxTTL, ttl), max(maxDelay, delay)
+	}
+	if overflows(now, maxTTL) {
+		return 0, 0, store.Errorf(store.ErrInvalidTTL, "ttl %v: deadline overflows", maxTTL)
+	}
+	if overflows(now, maxDelay) {
+		return 0, 0, store.Errorf(store.ErrInvalidDelay, "delay %v: deadline overflows", maxDelay)
+	}
+	return maxTTL, maxDelay, nil
+}
+
+// dedupBatch resolves the DedupIDs of a batch (M10). It returns, per draft,
+// its own index if it is to be stored, the index of an earlier draft of the
+// batch with the same DedupID, or -1 if a dedup entry already names its ID
+// (which it writes to ids).
+func (q *queue) dedupBatch(ms []*message, ds []store.Draft, ids []store.ID) []int {
+	first := make([]int, len(ms))
+	var inBatch map[string]int
+	for i := range ms {
+		first[i] = i
+		k := ds[i].DedupID
+		if k == "" {
+			continue
+		}
+		if d, ok := q.dedups.Get(&dedup{key: k}); ok {
+			ids[i] = d.id
+			first[i] = -1
+			continue
+		}
+		if j, ok := inBatch[k]; ok {
+			first[i] = j
+			continue
+		}
+		if inBatch == nil {
+			inBatch = make(map[string]int)
+		}
+		inBatch[k] = i
+	}
+	return first
+}
+
+func (q *queue) addDedup(k string, id store.ID, until int64) {
+	q.dedupSeq++
+	d := &dedup{key: k, id: id, expires: until, seq: q.dedupSeq}
+	q.dedups.ReplaceOrInsert(d)
+	q.dedupExp.ReplaceOrInsert(dedupByTime{until, d.seq, d})
+	q.noteDue(until)
+}
+
+// ListMessages returns up to Limit messages after Marker, oldest first,
+// filtered as M6 says.
+func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]store.Message, error) {
+	if err := p.Queue.Check(); err != nil {
+		return nil, err
+	}
+	if err := store.CheckLimit(p.Limit, "list limit"); err != nil {
+		return nil, err
+	}
+	now := s.observe(p.Now)
+	q, err := s.lock(p.Queue)
+	if q == nil || err != nil {
+		return nil, err
+	}
+	q.advance(now)
+	noEcho := p.ClientID != "" && !p.Echo
+	var ms []*message
+	visit := func(it msgByID) bool {
+		m := q.msgs.items[it.i]
+		switch {
+		case m.state == stClaimed && !p.IncludeClaimed,
+			m.state == stDelayed && !p.IncludeDelayed,
+			noEcho && m.clientID == p.ClientID:
+			return true
+		}
+		ms = append(ms, m)
+		return len(ms) < p.Limit
+	}
+	tree := q.all
+	if !p.IncludeClaimed && !p.IncludeDelayed {
+		tree = q.ready // the free, visible messages: no skipping
+	}
+	if p.Marker.IsZero() {
+		tree.Ascend(visit)
+	} else {
+		mk := keyOf(p.Marker)
+		tree.AscendGreaterOrEqual(msgByID{k: mk}, func(it msgByID) bool {
+			return it.k == mk || visit(it)
+		})
+	}
+	out, err := records(ms)
+	q.mu.Unlock()
+	return out, err
+}
+
+// GetMessages returns the stored messages among IDs, in the order asked,
+// each once (M7).
+func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]store.Message, error) {
+	if err := p.Queue.Check(); err != nil {
+		return nil, err
+	}
+	now := s.observe(p.Now)
+	q, err := s.lock(p.Queue)
+	if q == nil || err != nil {
+		return nil, err
+	}
+	q.advance(now)
+	ms := make([]*message, 0, len(p.IDs))
+	var seen map[key]bool
+	for _, id := range p.IDs {
+		k := keyOf(id)
+		if len(p.IDs) > 1 {
+			if seen[k] {
+				continue
+			}
+			if seen == nil {
+				seen = make(map[key]bool, len(p.IDs))
+			}
+			seen[k] = true
+		}
+		if m := q.findMsg(k); m != nil {
+			ms = append(ms, m)
+		}
+	}
+	out, err := records(ms)
+	q.mu.Unlock()
+	return out, err
+}
+
+// DeleteMessages deletes messages, checking claims first as M8 says.
+func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams) error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	if p.IgnoreClaims && !p.Claim.IsZero() {
+		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
+	}
+	now := s.observe(p.Now)
+	q, err := s.lock(p.Queue)
+	if q == nil || err != nil {
+		return err
+	}
+	q.advance(now)
+	if p.IgnoreClaims {
+		for _, id := range p.IDs {
+			if m := q.findMsg(keyOf(id)); m != nil {
+				q.remove(m)
+			}
+		}
+		q.mu.Unlock()
+		return nil
+	}
+	var buf [16]*message
+	found := buf[:0]
+	ck := keyOf(p.Claim)
+	var c *claim
+	if !p.Claim.IsZero() {
+		c = q.findClaim(ck)
+	}
+	for _, id := range p.IDs {
+		k := keyOf(id)
+		// The usual case, deleting what a claim holds, is found in the
+		// claim without searching the queue.
+		m := c.find(k)
+		if m == nil {
+			m = q.findMsg(k)
+		}
+		if m == nil {
+			continue
+		}
+		if err := checkClaim(m, p.Claim, ck); err != nil {
+			q.mu.Unlock()
+			return err
+		}
+		found = append(found, m)
+	}
+	for _, m := range found {
+		if m.state != stGone { // an ID may be given twice
+			q.remove(m)
+		}
+	}
+	q.mu.Unlock()
+	return nil
+}
+
+// checkClaim applies M8 to one message.
+func checkClaim(m *message, cid store.ID, ck key) error {
+	switch {
+	case cid.IsZero():
+		if m.claim != nil {
+			return store.Errorf(store.ErrClaimMismatch, "message %s is under a claim; delete it with that claim", m.k.id())
+		}
+	case m.claim == nil:
+		return store.Errorf(store.ErrNotClaimed, "message %s is not claimed (claim %s)", m.k.id(), cid)
+	case m.claim.k != ck:
+		return store.Errorf(store.ErrClaimMismatch, "message %s is under another claim than %s", m.k.id(), cid)
+	}
+	return nil
+}
+
+// PopMessages deletes and returns up to Limit of the oldest free, visible
+// messages (M9).
+func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Message, error) {
+	if err := p.Queue.Check(); err != nil {
+		return nil, err
+	}
+	if err := store.CheckLimit(p.Limit, "pop limit"); err != nil {
+		return nil, err
+	}
+	now := s.observe(p.Now)
+	q, err := s.lock(p.Queue)
+	if q == nil || err != nil {
+		return nil, err
+	}
+	q.advance(now)
+	ms := q.take(p.Limit)
+	out, err := records(ms)
+	if err != nil {
+		q.untake(ms)
+		q.mu.Unlock()
+		return nil, err
+	}
+	for _, m := range ms {
+		m.state = stGone
+		q.remove(m)
+	}
+	q.mu.Unlock()
+	return out, nil
+}
+
+// take removes up to n of the oldest messages from ready.
+func (q *queue) take(n int) []*message {
+	n = min(n, q.ready.Len())
+	if n == 0 {
+		return nil
+	}
+	ms := make([]*message, n)
+	for i := range ms {
+		it, _ := q.ready.DeleteMin()
+		ms[i] = q.msgs.items[it.i]
+	}
+	return ms
+}
+
+// untake puts messages back in ready.
+func (q *queue) untake(ms []*message) {
+	for _, m := range ms {
+		q.ready.ReplaceOrInsert(m.byID())
+	}
+}
