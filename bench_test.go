@@ -1,0 +1,122 @@
+package herald_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldmq/herald"
+)
+
+var body256 = make([]byte, 256)
+
+func reportRate(b *testing.B, n int64) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkPipeline is the end-to-end shape of the memory target: 4
+// producers posting single 256-byte messages, 4 consumers claiming 10 with
+// a blocking wait and deleting them through the claim in one call.
+func BenchmarkPipeline(b *testing.B) {
+	svc := newBenchService(b)
+	runPipeline(b, svc.Queue("jobs"), 4, 4, 20_000)
+}
+
+// runPipeline moves perRun*b.N messages through q and reports msgs/s.
+func runPipeline(b *testing.B, q *herald.Queue, producers, consumers, perRun int) {
+	ctx := context.Background()
+	total := int64(perRun) * int64(b.N)
+	var posted, done atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range producers {
+		wg.Go(func() {
+			for posted.Add(1) <= total {
+				if _, err := q.Post(ctx, herald.Draft{Body: body256}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range consumers {
+		wg.Go(func() {
+			ids := make([]herald.ID, 0, 10)
+			for done.Load() < total {
+				c, err := q.Claim(ctx, herald.ClaimOptions{Limit: 10, Wait: 10 * time.Millisecond})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if len(c.Messages) == 0 {
+					continue
+				}
+				ids = ids[:0]
+				for _, m := range c.Messages {
+					ids = append(ids, m.ID)
+				}
+				if err := c.Delete(ctx, ids...); err != nil {
+					b.Error(err)
+					return
+				}
+				done.Add(int64(len(ids)))
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportRate(b, total)
+}
+
+func newBenchService(b *testing.B) *herald.Service {
+	svc, err := herald.New(herald.Options{Store: newMemory()})
+	require.NoError(b, err)
+	b.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+// BenchmarkPost posts single 256-byte messages from one goroutine.
+func BenchmarkPost(b *testing.B) {
+	q := newBenchService(b).Queue("jobs")
+	ctx := context.Background()
+	for range b.N {
+		if _, err := q.Post(ctx, herald.Draft{Body: body256}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, int64(b.N))
+}
+
+// BenchmarkClaimDelete claims 10 and deletes them through the claim.
+func BenchmarkClaimDelete(b *testing.B) {
+	q := newBenchService(b).Queue("jobs")
+	ctx := context.Background()
+	drafts := make([]herald.Draft, 10)
+	for i := range drafts {
+		drafts[i] = herald.Draft{Body: body256}
+	}
+	for range b.N {
+		_, err := q.Post(ctx, drafts...)
+		require.NoError(b, err)
+	}
+	ids := make([]herald.ID, 0, 10)
+	b.ResetTimer()
+	for range b.N {
+		c, err := q.Claim(ctx, herald.ClaimOptions{Limit: 10})
+		if err != nil || len(c.Messages) != 10 {
+			b.Fatal(err, len(c.Messages))
+		}
+		ids = ids[:0]
+		for _, m := range c.Messages {
+			ids = append(ids, m.ID)
+		}
+		if err := c.Delete(ctx, ids...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, int64(b.N)*10)
+}

@@ -1,0 +1,24 @@
+// Package herald gives a Go program durable, multi-tenant message queues
+// inside its own process: OpenStack Zaqar's model (queues, messages, claims,
+// dead-letter queues; itself modelled on Amazon SQS) as a plain Go API over
+// a pluggable store.
+//
+// A Service wraps a store.Store — memory.New() for tests and ephemeral
+// work, a bolt file for durable work on one machine — and runs the
+// background sweeper and claim scheduler. Projects partition queues between
+// tenants; a Queue handle posts, lists, pops and claims messages; a Claim is
+// a lease whose messages are deleted through it once processed, or come back
+// when it expires (at-least-once delivery).
+//
+//	svc, err := herald.New(herald.Options{Store: memory.New()})
+//	defer svc.Close()
+//	jobs := svc.Queue("jobs")
+//	jobs.Post(ctx, herald.Draft{Body: []byte("resize 42.png")})
+//	c, err := jobs.Claim(ctx, herald.ClaimOptions{Wait: time.Second})
+//	for _, m := range c.Messages { work(m); c.Delete(ctx, m.ID) }
+//
+// Bad input returns an error matching ErrInvalid (and a more specific
+// child) and changes nothing. The numbered rules cited in the docs (Q1, M4,
+// C3 …) are herald's design rules; each is proven by the store conformance
+// suite in store/storetest.
+package herald

@@ -1,0 +1,27 @@
+package herald
+
+import "github.com/heraldmq/herald/store"
+
+// Sentinel errors, matched with errors.Is. Every error herald returns for
+// bad input matches ErrInvalid and one of its more specific children, and
+// says which value was wrong. See package store for each one's meaning.
+var (
+	ErrInvalid         = store.ErrInvalid
+	ErrInvalidName     = store.ErrInvalidName
+	ErrInvalidTTL      = store.ErrInvalidTTL
+	ErrInvalidDelay    = store.ErrInvalidDelay
+	ErrInvalidLimit    = store.ErrInvalidLimit
+	ErrInvalidID       = store.ErrInvalidID
+	ErrInvalidMetadata = store.ErrInvalidMetadata
+	ErrTooLarge        = store.ErrTooLarge
+
+	ErrNotFound      = store.ErrNotFound
+	ErrClaimNotFound = store.ErrClaimNotFound
+	ErrClaimMismatch = store.ErrClaimMismatch
+	ErrNotClaimed    = store.ErrNotClaimed
+	ErrClosed        = store.ErrClosed
+	ErrCorrupt       = store.ErrCorrupt
+	ErrLocked        = store.ErrLocked
+	ErrPoolInUse     = store.ErrPoolInUse
+	ErrCrossPool     = store.ErrCrossPool
+)

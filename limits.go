@@ -1,0 +1,163 @@
+package herald
+
+import (
+	"time"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// Limits bound what callers may ask of a Service. A zero field takes the
+// default named in its comment; a negative one makes New fail.
+type Limits struct {
+	// MaxMessageSize bounds one message body in bytes. Default 256 KiB.
+	MaxMessageSize int
+	// MaxPostSize bounds the summed bodies of one Post. Default 256 KiB.
+	// A queue's _max_messages_post_size may lower it.
+	MaxPostSize int
+	// MaxMetadataSize bounds a queue's metadata as JSON. Default 64 KiB.
+	MaxMetadataSize int
+	// MaxMessagesPerCall bounds the drafts of one Post, the messages of one
+	// claim, pop or list page, and the IDs of one Get or Delete. Default
+	// 1,000.
+	MaxMessagesPerCall int
+
+	// MinMessageTTL and MaxMessageTTL bound message lifetimes. Defaults 1 s
+	// and 14 days. (The HTTP API applies Zaqar's 60 s floor itself.)
+	MinMessageTTL time.Duration
+	MaxMessageTTL time.Duration
+	// DefaultMessageTTL applies when neither the draft nor the queue sets
+	// one. Default 1 hour.
+	DefaultMessageTTL time.Duration
+	// MaxMessageDelay bounds message delays and release delays. Default 15
+	// minutes.
+	MaxMessageDelay time.Duration
+
+	// MinClaimTTL and MaxClaimTTL bound claim lifetimes. Defaults 1 s and 12
+	// hours. DefaultClaimTTL applies when a claim asks for none: 5 minutes.
+	MinClaimTTL     time.Duration
+	MaxClaimTTL     time.Duration
+	DefaultClaimTTL time.Duration
+	// MaxClaimGrace bounds claim grace; DefaultClaimGrace applies when a
+	// claim asks for none. Defaults 12 hours and 1 minute.
+	MaxClaimGrace     time.Duration
+	DefaultClaimGrace time.Duration
+	// DefaultClaimLimit is how many messages a claim takes when it asks for
+	// no number. Default 10.
+	DefaultClaimLimit int
+	// DefaultPageSize is the List page size when none is asked. Default 10.
+	DefaultPageSize int
+
+	// DedupWindow is how long a Draft's DedupID is remembered (M10).
+	// Default 5 minutes.
+	DedupWindow time.Duration
+	// MaxDedupIDLen bounds a DedupID in bytes. Default 256.
+	MaxDedupIDLen int
+}
+
+// DefaultLimits returns the limits a zero Limits stands for.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxMessageSize:     256 << 10,
+		MaxPostSize:        256 << 10,
+		MaxMetadataSize:    64 << 10,
+		MaxMessagesPerCall: 1000,
+		MinMessageTTL:      time.Second,
+		MaxMessageTTL:      14 * 24 * time.Hour,
+		DefaultMessageTTL:  time.Hour,
+		MaxMessageDelay:    15 * time.Minute,
+		MinClaimTTL:        time.Second,
+		MaxClaimTTL:        12 * time.Hour,
+		DefaultClaimTTL:    5 * time.Minute,
+		MaxClaimGrace:      12 * time.Hour,
+		DefaultClaimGrace:  time.Minute,
+		DefaultClaimLimit:  10,
+		DefaultPageSize:    10,
+		DedupWindow:        5 * time.Minute,
+		MaxDedupIDLen:      256,
+	}
+}
+
+// withDefaults fills zero fields from DefaultLimits and rejects negative or
+// contradictory ones.
+func (l Limits) withDefaults() (Limits, error) {
+	d := DefaultLimits()
+	ints := []struct {
+		v   *int
+		def int
+		n   string
+	}{
+		{&l.MaxMessageSize, d.MaxMessageSize, "MaxMessageSize"},
+		{&l.MaxPostSize, d.MaxPostSize, "MaxPostSize"},
+		{&l.MaxMetadataSize, d.MaxMetadataSize, "MaxMetadataSize"},
+		{&l.MaxMessagesPerCall, d.MaxMessagesPerCall, "MaxMessagesPerCall"},
+		{&l.DefaultClaimLimit, d.DefaultClaimLimit, "DefaultClaimLimit"},
+		{&l.DefaultPageSize, d.DefaultPageSize, "DefaultPageSize"},
+		{&l.MaxDedupIDLen, d.MaxDedupIDLen, "MaxDedupIDLen"},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return l, store.Errorf(ErrInvalid, "Limits.%s %d: negative", f.n, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	durs := []struct {
+		v   *time.Duration
+		def time.Duration
+		n   string
+	}{
+		{&l.MinMessageTTL, d.MinMessageTTL, "MinMessageTTL"},
+		{&l.MaxMessageTTL, d.MaxMessageTTL, "MaxMessageTTL"},
+		{&l.DefaultMessageTTL, d.DefaultMessageTTL, "DefaultMessageTTL"},
+		{&l.MaxMessageDelay, d.MaxMessageDelay, "MaxMessageDelay"},
+		{&l.MinClaimTTL, d.MinClaimTTL, "MinClaimTTL"},
+		{&l.MaxClaimTTL, d.MaxClaimTTL, "MaxClaimTTL"},
+		{&l.DefaultClaimTTL, d.DefaultClaimTTL, "DefaultClaimTTL"},
+		{&l.MaxClaimGrace, d.MaxClaimGrace, "MaxClaimGrace"},
+		{&l.DefaultClaimGrace, d.DefaultClaimGrace, "DefaultClaimGrace"},
+		{&l.DedupWindow, d.DedupWindow, "DedupWindow"},
+	}
+	for _, f := range durs {
+		if *f.v < 0 {
+			return l, store.Errorf(ErrInvalid, "Limits.%s %v: negative", f.n, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	switch {
+	case l.MinMessageTTL > l.MaxMessageTTL || !between(l.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL):
+		return l, store.Errorf(ErrInvalid, "Limits: message TTL default %v outside %v..%v", l.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL)
+	case l.MinClaimTTL > l.MaxClaimTTL || !between(l.DefaultClaimTTL, l.MinClaimTTL, l.MaxClaimTTL):
+		return l, store.Errorf(ErrInvalid, "Limits: claim TTL default %v outside %v..%v", l.DefaultClaimTTL, l.MinClaimTTL, l.MaxClaimTTL)
+	case l.DefaultClaimGrace > l.MaxClaimGrace:
+		return l, store.Errorf(ErrInvalid, "Limits: claim grace default %v above %v", l.DefaultClaimGrace, l.MaxClaimGrace)
+	case l.DefaultClaimLimit > l.MaxMessagesPerCall || l.DefaultPageSize > l.MaxMessagesPerCall:
+		return l, store.Errorf(ErrInvalid, "Limits: default claim limit %d or page size %d above MaxMessagesPerCall %d", l.DefaultClaimLimit, l.DefaultPageSize, l.MaxMessagesPerCall)
+	}
+	return l, nil
+}
+
+func between(v, lo, hi time.Duration) bool { return v >= lo && v <= hi }
+
+func (l *Limits) checkMessageTTL(ttl time.Duration) error {
+	if ttl != 0 && !between(ttl, l.MinMessageTTL, l.MaxMessageTTL) {
+		return store.Errorf(ErrInvalidTTL, "message ttl %v: outside %v..%v", ttl, l.MinMessageTTL, l.MaxMessageTTL)
+	}
+	return nil
+}
+
+func (l *Limits) checkDelay(d time.Duration) error {
+	if !between(d, 0, l.MaxMessageDelay) {
+		return store.Errorf(ErrInvalidDelay, "delay %v: outside 0..%v", d, l.MaxMessageDelay)
+	}
+	return nil
+}
+
+func (l *Limits) checkCount(n int, what string) error {
+	if n < 1 || n > l.MaxMessagesPerCall {
+		return store.Errorf(ErrInvalidLimit, "%s %d: outside 1..%d", what, n, l.MaxMessagesPerCall)
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package herald
+
+import (
+	"context"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// Message is a stored message; see store.Message for its fields.
+type Message = store.Message
+
+// Draft is a message to post; see store.Draft. Zero TTL and Delay take the
+// queue's defaults (then Limits.DefaultMessageTTL and no delay).
+type Draft = store.Draft
+
+// ListOptions shape a message listing (M6).
+type ListOptions struct {
+	// Marker is exclusive: the page starts after this ID. Zero starts at
+	// the oldest message. Use the last message's ID of a page.
+	Marker ID
+	// Limit is the page size; zero means Limits.DefaultPageSize.
+	Limit int
+	// IncludeClaimed lists messages under a live claim too.
+	IncludeClaimed bool
+	// IncludeDelayed lists messages still hidden by a delay too.
+	IncludeDelayed bool
+	// Echo lists the handle's own client's messages too (see
+	// Queue.WithClientID).
+	Echo bool
+}
+
+// Post stores a batch of messages atomically and returns their IDs in input
+// order, creating the queue if needed (M1, Q2). Every body is checked
+// against Limits.MaxMessageSize and the batch against Limits.MaxPostSize and
+// the queue's _max_messages_post_size (M3) before anything is written.
+func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
+	st, err := q.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer q.s.gate.leave()
+	if err := q.s.limits.checkDrafts(drafts); err != nil {
+		return nil, err
+	}
+	ids, err := st.PostMessages(ctx, store.PostParams{
+		Queue:       q.ref,
+		Messages:    drafts,
+		ClientID:    q.clientID,
+		DefaultTTL:  q.s.limits.DefaultMessageTTL,
+		DedupWindow: q.s.limits.DedupWindow,
+		Now:         q.s.now(),
+	})
+	if err == nil {
+		q.s.waiters.wake(q.ref)
+	}
+	return ids, err
+}
+
+func (l *Limits) checkDrafts(drafts []Draft) error {
+	if err := l.checkCount(len(drafts), "post of messages"); err != nil {
+		return err
+	}
+	total := 0
+	for i := range drafts {
+		d := &drafts[i]
+		if len(d.Body) > l.MaxMessageSize {
+			return store.Errorf(ErrTooLarge, "message %d: body of %d bytes: more than %d", i, len(d.Body), l.MaxMessageSize)
+		}
+		total += len(d.Body)
+		if err := l.checkMessageTTL(d.TTL); err != nil {
+			return err
+		}
+		if err := l.checkDelay(d.Delay); err != nil {
+			return err
+		}
+		if len(d.DedupID) > l.MaxDedupIDLen {
+			return store.Errorf(ErrInvalid, "message %d: dedup id of %d bytes: more than %d", i, len(d.DedupID), l.MaxDedupIDLen)
+		}
+	}
+	if total > l.MaxPostSize {
+		return store.Errorf(ErrTooLarge, "post of %d bytes: more than %d", total, l.MaxPostSize)
+	}
+	return nil
+}
+
+// List returns a page of messages, oldest first (M6). A missing queue gives
+// an empty page.
+func (q *Queue) List(ctx context.Context, o ListOptions) ([]Message, error) {
+	st, err := q.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer q.s.gate.leave()
+	if o.Limit == 0 {
+		o.Limit = q.s.limits.DefaultPageSize
+	}
+	if err := q.s.limits.checkCount(o.Limit, "page size"); err != nil {
+		return nil, err
+	}
+	return st.ListMessages(ctx, store.ListMessagesParams{
+		Queue: q.ref, Marker: o.Marker, Limit: o.Limit,
+		IncludeClaimed: o.IncludeClaimed, IncludeDelayed: o.IncludeDelayed,
+		ClientID: q.clientID, Echo: o.Echo, Now: q.s.now(),
+	})
+}
+
+// Get returns one message, claimed or delayed alike, or ErrNotFound (M7).
+func (q *Queue) Get(ctx context.Context, id ID) (Message, error) {
+	msgs, err := q.GetMany(ctx, id)
+	if err != nil {
+		return Message{}, err
+	}
+	if len(msgs) == 0 {
+		return Message{}, store.Errorf(ErrNotFound, "message %s in queue %q", id, q.ref.Name)
+	}
+	return msgs[0], nil
+}
+
+// GetMany returns the messages with the given IDs that exist, in the order
+// asked; missing ones are left out (M7).
+func (q *Queue) GetMany(ctx context.Context, ids ...ID) ([]Message, error) {
+	st, err := q.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer q.s.gate.leave()
+	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
+		return nil, err
+	}
+	return st.GetMessages(ctx, store.GetMessagesParams{Queue: q.ref, IDs: ids, Now: q.s.now()})
+}
+
+// Delete deletes messages that are not under a live claim (M8). Missing
+// messages are skipped. If any message is under a live claim nothing is
+// deleted and the error matches ErrClaimMismatch: delete those through
+// their Claim.
+func (q *Queue) Delete(ctx context.Context, ids ...ID) error {
+	return q.deleteMessages(ctx, ids, ID{})
+}
+
+func (q *Queue) deleteMessages(ctx context.Context, ids []ID, claim ID) error {
+	st, err := q.begin()
+	if err != nil {
+		return err
+	}
+	defer q.s.gate.leave()
+	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
+		return err
+	}
+	return st.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: q.ref, IDs: ids, Claim: claim, Now: q.s.now()})
+}
+
+// Pop takes and deletes up to n of the oldest free messages atomically
+// (M9): at-most-once delivery.
+func (q *Queue) Pop(ctx context.Context, n int) ([]Message, error) {
+	st, err := q.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer q.s.gate.leave()
+	if err := q.s.limits.checkCount(n, "pop of messages"); err != nil {
+		return nil, err
+	}
+	return st.PopMessages(ctx, store.PopParams{Queue: q.ref, Limit: n, Now: q.s.now()})
+}

@@ -1,0 +1,79 @@
+package herald
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// Project is a tenant's view of a Service (T1): its queues are invisible to
+// every other project.
+type Project struct {
+	s  *Service
+	id string
+}
+
+// ID returns the project id.
+func (p *Project) ID() string { return p.id }
+
+// Queue returns the handle of a queue. The name is checked when the handle
+// is used (Q1): 1–64 characters of [A-Za-z0-9_.-]. Handles are cheap and
+// hold no state; the queue itself is created on first post (Q2) or by
+// Queue.Create.
+func (p *Project) Queue(name string) *Queue {
+	return &Queue{s: p.s, ref: store.QueueRef{Project: p.id, Name: name}}
+}
+
+// QueueInfo describes a queue in a listing.
+type QueueInfo struct {
+	Name string
+	// Metadata is nil unless ListQueuesOptions.WithMetadata was set.
+	Metadata Metadata
+	Created  time.Time
+}
+
+// ListQueuesOptions shape a queue listing (Q4).
+type ListQueuesOptions struct {
+	// Marker is exclusive: the page starts after this name. "" starts at
+	// the first queue.
+	Marker string
+	// Limit is the page size; zero means Limits.DefaultPageSize.
+	Limit        int
+	WithMetadata bool
+}
+
+// ListQueues lists the project's queues in name order. Page on with the
+// last name as the next Marker until a page comes back empty.
+func (p *Project) ListQueues(ctx context.Context, o ListQueuesOptions) ([]QueueInfo, error) {
+	s := p.s
+	if err := s.gate.enter(); err != nil {
+		return nil, err
+	}
+	defer s.gate.leave()
+	if err := store.CheckProject(p.id); err != nil {
+		return nil, err
+	}
+	if o.Limit == 0 {
+		o.Limit = s.limits.DefaultPageSize
+	}
+	if err := s.limits.checkCount(o.Limit, "page size"); err != nil {
+		return nil, err
+	}
+	infos, err := s.store.ListQueues(ctx, store.ListQueuesParams{
+		Project: p.id, Marker: o.Marker, Limit: o.Limit, WithMetadata: o.WithMetadata,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueueInfo, len(infos))
+	for i, qi := range infos {
+		out[i] = QueueInfo{Name: qi.Name, Created: qi.Created}
+		if o.WithMetadata {
+			if out[i].Metadata, err = decodeMetadata(qi.Metadata); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,140 @@
+package herald
+
+import (
+	"context"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// Queue is the handle of one queue of one project. It holds no state but
+// the names and the client id, so it is cheap to make and safe to share.
+type Queue struct {
+	s        *Service
+	ref      store.QueueRef
+	clientID string
+}
+
+// Name returns the queue name.
+func (q *Queue) Name() string { return q.ref.Name }
+
+// Project returns the project id.
+func (q *Queue) Project() string { return q.ref.Project }
+
+// Service returns the Service the queue belongs to.
+func (q *Queue) Service() *Service { return q.s }
+
+// WithClientID returns a handle that posts as clientID and lists with the
+// echo rule for it (M6): List leaves out that client's own messages unless
+// ListOptions.Echo is set.
+func (q *Queue) WithClientID(clientID string) *Queue {
+	c := *q
+	c.clientID = clientID
+	return &c
+}
+
+// begin admits a call and finds the queue's store. On success the caller
+// must defer q.s.gate.leave().
+func (q *Queue) begin() (store.Store, error) {
+	if err := q.s.gate.enter(); err != nil {
+		return nil, err
+	}
+	st, err := q.s.storeFor(q.ref)
+	if err != nil {
+		q.s.gate.leave()
+		return nil, err
+	}
+	return st, nil
+}
+
+// Create creates the queue with metadata and reports true, or reports false
+// and leaves the existing queue's metadata alone (Q2). The metadata is
+// validated either way (Q3).
+func (q *Queue) Create(ctx context.Context, m Metadata) (created bool, err error) {
+	st, err := q.begin()
+	if err != nil {
+		return false, err
+	}
+	defer q.s.gate.leave()
+	raw, err := q.s.limits.encodeMetadata(q.ref.Name, m)
+	if err != nil {
+		return false, err
+	}
+	return st.CreateQueue(ctx, store.CreateQueueParams{Queue: q.ref, Metadata: raw, Now: q.s.now()})
+}
+
+// Metadata returns the queue's metadata, or ErrNotFound.
+func (q *Queue) Metadata(ctx context.Context) (Metadata, error) {
+	st, err := q.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer q.s.gate.leave()
+	info, err := st.GetQueue(ctx, store.GetQueueParams{Queue: q.ref})
+	if err != nil {
+		return nil, err
+	}
+	return decodeMetadata(info.Metadata)
+}
+
+// Options returns the queue's reserved metadata keys, typed, or ErrNotFound.
+func (q *Queue) Options(ctx context.Context) (QueueOptions, error) {
+	st, err := q.begin()
+	if err != nil {
+		return QueueOptions{}, err
+	}
+	defer q.s.gate.leave()
+	info, err := st.GetQueue(ctx, store.GetQueueParams{Queue: q.ref})
+	if err != nil {
+		return QueueOptions{}, err
+	}
+	return store.ParseQueueOptions(info.Metadata)
+}
+
+// SetMetadata replaces the queue's metadata (Q3), or returns ErrNotFound.
+func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
+	st, err := q.begin()
+	if err != nil {
+		return err
+	}
+	defer q.s.gate.leave()
+	raw, err := q.s.limits.encodeMetadata(q.ref.Name, m)
+	if err != nil {
+		return err
+	}
+	return st.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw})
+}
+
+// Stats counts the queue's messages (Q5), or returns ErrNotFound.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	st, err := q.begin()
+	if err != nil {
+		return Stats{}, err
+	}
+	defer q.s.gate.leave()
+	return st.QueueStats(ctx, store.QueueStatsParams{Queue: q.ref, Now: q.s.now()})
+}
+
+// Stats counts a queue's messages; see store.Stats.
+type Stats = store.Stats
+
+// Purge removes every message of the queue, claimed ones too; their claims
+// end (Q6). Metadata stays.
+func (q *Queue) Purge(ctx context.Context) error {
+	st, err := q.begin()
+	if err != nil {
+		return err
+	}
+	defer q.s.gate.leave()
+	return st.PurgeQueue(ctx, store.PurgeQueueParams{Queue: q.ref, Now: q.s.now()})
+}
+
+// DeleteQueue removes the queue with its messages and claims (Q6).
+// Deleting a missing queue is not an error.
+func (q *Queue) DeleteQueue(ctx context.Context) error {
+	st, err := q.begin()
+	if err != nil {
+		return err
+	}
+	defer q.s.gate.leave()
+	return st.DeleteQueue(ctx, store.DeleteQueueParams{Queue: q.ref})
+}
