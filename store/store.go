@@ -51,8 +51,9 @@ type QueueStore interface {
 	// returns ErrNotFound.
 	QueueStats(ctx context.Context, p QueueStatsParams) (Stats, error)
 	// PurgeQueue removes every message, claimed ones too; their claims end
-	// (Q6). Metadata and dedup entries stay. Purging a missing queue is not
-	// an error.
+	// (Q6). Metadata and dedup entries stay: a producer retrying a post
+	// that did land must still not post it twice (M10). Purging a missing
+	// queue is not an error.
 	PurgeQueue(ctx context.Context, p PurgeQueueParams) error
 }
 
@@ -85,7 +86,11 @@ type MessageStore interface {
 	PopMessages(ctx context.Context, p PopParams) ([]Message, error)
 }
 
-// ClaimStore is the claim half of Store.
+// ClaimStore is the claim half of Store. A claim lives until it expires,
+// is released, or its last message leaves it (deleted, purged or expired);
+// after that GetClaim and RenewClaim give ErrClaimNotFound and ReleaseClaim
+// does nothing. Ending a claim once it holds nothing keeps finished claims
+// from piling up until their TTL (Zaqar's mongo driver does the same).
 type ClaimStore interface {
 	// CreateClaim claims up to Limit of the oldest free, visible messages
 	// (C1), extending each message that would expire before the claim's
@@ -105,6 +110,7 @@ type ClaimStore interface {
 	// kept. An unknown or expired claim gives ErrClaimNotFound.
 	RenewClaim(ctx context.Context, p RenewClaimParams) (ClaimInfo, error)
 	// ReleaseClaim ends a live claim; its messages become visible at
-	// Now+Delay (C5). An unknown or expired claim is a no-op.
+	// Now+Delay (C5). An unknown or expired claim is a no-op. A negative
+	// Delay, or one whose deadline would overflow, gives ErrInvalidDelay.
 	ReleaseClaim(ctx context.Context, p ReleaseClaimParams) error
 }
