@@ -1,0 +1,16 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The README's main job completes: every job is processed or
+// dead-lettered, none lost, and no goroutine outlives it.
+func TestRunLosesNoJob(t *testing.T) {
+	require.NoError(t, run(500, 4, 50, 100))
+}
