@@ -1,6 +1,7 @@
 package herald
 
 import (
+	"errors"
 	"time"
 
 	"github.com/heraldmq/herald/store"
@@ -81,50 +82,27 @@ func DefaultLimits() Limits {
 // contradictory ones.
 func (l Limits) withDefaults() (Limits, error) {
 	d := DefaultLimits()
-	ints := []struct {
-		v   *int
-		def int
-		n   string
-	}{
-		{&l.MaxMessageSize, d.MaxMessageSize, "MaxMessageSize"},
-		{&l.MaxPostSize, d.MaxPostSize, "MaxPostSize"},
-		{&l.MaxMetadataSize, d.MaxMetadataSize, "MaxMetadataSize"},
-		{&l.MaxMessagesPerCall, d.MaxMessagesPerCall, "MaxMessagesPerCall"},
-		{&l.DefaultClaimLimit, d.DefaultClaimLimit, "DefaultClaimLimit"},
-		{&l.DefaultPageSize, d.DefaultPageSize, "DefaultPageSize"},
-		{&l.MaxDedupIDLen, d.MaxDedupIDLen, "MaxDedupIDLen"},
+	errs := []error{
+		orDefault(&l.MaxMessageSize, d.MaxMessageSize, "MaxMessageSize"),
+		orDefault(&l.MaxPostSize, d.MaxPostSize, "MaxPostSize"),
+		orDefault(&l.MaxMetadataSize, d.MaxMetadataSize, "MaxMetadataSize"),
+		orDefault(&l.MaxMessagesPerCall, d.MaxMessagesPerCall, "MaxMessagesPerCall"),
+		orDefault(&l.DefaultClaimLimit, d.DefaultClaimLimit, "DefaultClaimLimit"),
+		orDefault(&l.DefaultPageSize, d.DefaultPageSize, "DefaultPageSize"),
+		orDefault(&l.MaxDedupIDLen, d.MaxDedupIDLen, "MaxDedupIDLen"),
+		orDefault(&l.MinMessageTTL, d.MinMessageTTL, "MinMessageTTL"),
+		orDefault(&l.MaxMessageTTL, d.MaxMessageTTL, "MaxMessageTTL"),
+		orDefault(&l.DefaultMessageTTL, d.DefaultMessageTTL, "DefaultMessageTTL"),
+		orDefault(&l.MaxMessageDelay, d.MaxMessageDelay, "MaxMessageDelay"),
+		orDefault(&l.MinClaimTTL, d.MinClaimTTL, "MinClaimTTL"),
+		orDefault(&l.MaxClaimTTL, d.MaxClaimTTL, "MaxClaimTTL"),
+		orDefault(&l.DefaultClaimTTL, d.DefaultClaimTTL, "DefaultClaimTTL"),
+		orDefault(&l.MaxClaimGrace, d.MaxClaimGrace, "MaxClaimGrace"),
+		orDefault(&l.DefaultClaimGrace, d.DefaultClaimGrace, "DefaultClaimGrace"),
+		orDefault(&l.DedupWindow, d.DedupWindow, "DedupWindow"),
 	}
-	for _, f := range ints {
-		if *f.v < 0 {
-			return l, store.Errorf(ErrInvalid, "Limits.%s %d: negative", f.n, *f.v)
-		}
-		if *f.v == 0 {
-			*f.v = f.def
-		}
-	}
-	durs := []struct {
-		v   *time.Duration
-		def time.Duration
-		n   string
-	}{
-		{&l.MinMessageTTL, d.MinMessageTTL, "MinMessageTTL"},
-		{&l.MaxMessageTTL, d.MaxMessageTTL, "MaxMessageTTL"},
-		{&l.DefaultMessageTTL, d.DefaultMessageTTL, "DefaultMessageTTL"},
-		{&l.MaxMessageDelay, d.MaxMessageDelay, "MaxMessageDelay"},
-		{&l.MinClaimTTL, d.MinClaimTTL, "MinClaimTTL"},
-		{&l.MaxClaimTTL, d.MaxClaimTTL, "MaxClaimTTL"},
-		{&l.DefaultClaimTTL, d.DefaultClaimTTL, "DefaultClaimTTL"},
-		{&l.MaxClaimGrace, d.MaxClaimGrace, "MaxClaimGrace"},
-		{&l.DefaultClaimGrace, d.DefaultClaimGrace, "DefaultClaimGrace"},
-		{&l.DedupWindow, d.DedupWindow, "DedupWindow"},
-	}
-	for _, f := range durs {
-		if *f.v < 0 {
-			return l, store.Errorf(ErrInvalid, "Limits.%s %v: negative", f.n, *f.v)
-		}
-		if *f.v == 0 {
-			*f.v = f.def
-		}
+	if err := errors.Join(errs...); err != nil {
+		return l, err
 	}
 	switch {
 	case l.MinMessageTTL > l.MaxMessageTTL || !between(l.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL):
@@ -137,6 +115,17 @@ func (l Limits) withDefaults() (Limits, error) {
 		return l, store.Errorf(ErrInvalid, "Limits: default claim limit %d or page size %d above MaxMessagesPerCall %d", l.DefaultClaimLimit, l.DefaultPageSize, l.MaxMessagesPerCall)
 	}
 	return l, nil
+}
+
+// orDefault sets a zero *v to def and rejects a negative one.
+func orDefault[T int | time.Duration](v *T, def T, name string) error {
+	switch {
+	case *v < 0:
+		return store.Errorf(ErrInvalid, "Limits.%s %v: negative", name, *v)
+	case *v == 0:
+		*v = def
+	}
+	return nil
 }
 
 func between(v, lo, hi time.Duration) bool { return v >= lo && v <= hi }
