@@ -318,7 +318,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 		q.mu.Unlock()
 		return store.ClaimInfo{}, claimNotFound(p.Claim)
 	}
-	q.claimExp.Delete(claimByTime{t: c.expires, k: c.k})
+	q.claimExp.Delete(entry{t: c.expires, k: c.k})
 	c.ttl, c.grace, c.updated, c.expires = int64(p.TTL), int64(p.Grace), now, expires
 	q.claimExp.ReplaceOrInsert(c.byTime(expires))
 	q.noteDue(expires)

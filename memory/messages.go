@@ -218,7 +218,7 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 	q.advance(now)
 	noEcho := p.ClientID != "" && !p.Echo
 	var ms []*message
-	visit := func(it msgByID) bool {
+	visit := func(it entry) bool {
 		m := q.msgs.items[it.i]
 		switch {
 		case m.state == stClaimed && !p.IncludeClaimed,
@@ -229,15 +229,15 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 		ms = append(ms, m)
 		return len(ms) < p.Limit
 	}
-	tree := q.all
+	tree := &q.all
 	if !p.IncludeClaimed && !p.IncludeDelayed {
-		tree = q.ready // the free, visible messages: no skipping
+		tree = &q.ready // the free, visible messages: no skipping
 	}
 	if p.Marker.IsZero() {
 		tree.Ascend(visit)
 	} else {
 		mk := keyOf(p.Marker)
-		tree.AscendGreaterOrEqual(msgByID{k: mk}, func(it msgByID) bool {
+		tree.AscendGreaterOrEqual(entry{k: mk}, func(it entry) bool {
 			return it.k == mk || visit(it)
 		})
 	}

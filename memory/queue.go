@@ -12,7 +12,7 @@ import (
 	"github.com/heraldmq/herald/store"
 )
 
-// degree is the B-tree degree of every index: nodes hold up to 2*degree-1
+// degree is the B-tree degree of the dedup indexes: nodes hold up to 2*degree-1
 // items.
 const degree = 32
 
@@ -82,42 +82,22 @@ type dedup struct {
 	seq     uint64
 }
 
-// Index items carry their sort keys inline, so comparisons touch only the
-// B-tree node, and name their record by its index in a slab rather than by
-// pointer: nodes without pointers are not scanned by the garbage collector,
-// and shifting items within a node needs no write barriers. This matters:
+// Index entries carry their sort keys inline, so comparisons touch only the
+// index node, and name their record by its index in a slab rather than by
+// pointer: leaves without pointers are not scanned by the garbage collector,
+// and shifting entries within a node needs no write barriers. This matters:
 // with pointers, claim-and-delete traffic at the front of the indexes spent
 // most of its time in GC write barriers.
-type (
-	msgByID struct {
-		k key
-		i uint32
-	}
-	msgByTime struct {
-		t int64
-		k key
-		i uint32
-	}
-	claimByID struct {
-		k key
-		i uint32
-	}
-	claimByTime struct {
-		t int64
-		k key
-		i uint32
-	}
-	dedupByTime struct {
-		t   int64
-		seq uint64
-		d   *dedup
-	}
-)
+type dedupByTime struct {
+	t   int64
+	seq uint64
+	d   *dedup
+}
 
-func (m *message) byID() msgByID            { return msgByID{m.k, m.idx} }
-func (m *message) byTime(t int64) msgByTime { return msgByTime{t, m.k, m.idx} }
-func (c *claim) byID() claimByID            { return claimByID{c.k, c.idx} }
-func (c *claim) byTime(t int64) claimByTime { return claimByTime{t, c.k, c.idx} }
+func (m *message) byID() entry          { return entry{k: m.k, i: m.idx} }
+func (m *message) byTime(t int64) entry { return entry{t: t, k: m.k, i: m.idx} }
+func (c *claim) byID() entry            { return entry{k: c.k, i: c.idx} }
+func (c *claim) byTime(t int64) entry   { return entry{t: t, k: c.k, i: c.idx} }
 
 // slab holds the records a queue's indexes name by index. Freed slots are
 // reused; when the slab empties it gives its memory back.
@@ -159,14 +139,6 @@ func (s *slab[T]) reset() {
 	s.items, s.free = s.items[:0], s.free[:0]
 }
 
-func lessMsgByID(a, b msgByID) bool { return a.k.less(b.k) }
-func lessMsgByTime(a, b msgByTime) bool {
-	return a.t < b.t || a.t == b.t && a.k.less(b.k)
-}
-func lessClaimByID(a, b claimByID) bool { return a.k.less(b.k) }
-func lessClaimByTime(a, b claimByTime) bool {
-	return a.t < b.t || a.t == b.t && a.k.less(b.k)
-}
 func lessDedup(a, b *dedup) bool { return a.key < b.key }
 func lessDedupByTime(a, b dedupByTime) bool {
 	return a.t < b.t || a.t == b.t && a.seq < b.seq
@@ -196,12 +168,12 @@ type queue struct {
 	// (claimExp, delayed, expiry, dedupExp): advance does nothing before it.
 	due int64
 
-	all      *btree.BTreeG[msgByID]   // every stored message
-	ready    *btree.BTreeG[msgByID]   // stReady messages
-	delayed  *btree.BTreeG[msgByTime] // stDelayed messages by visibleAt
-	expiry   *btree.BTreeG[msgByTime] // every stored message by expires
-	claims   *btree.BTreeG[claimByID]
-	claimExp *btree.BTreeG[claimByTime]
+	all      index // every stored message
+	ready    index // stReady messages
+	delayed  index // stDelayed messages by visibleAt
+	expiry   index // every stored message by expires
+	claims   index
+	claimExp index         // claims by expires
 	msgs     slab[message] // the records all and friends index
 	cls      slab[claim]   // the records claims and claimExp index
 	dedups   *btree.BTreeG[*dedup]
@@ -214,14 +186,6 @@ type queue struct {
 func newQueue(ref store.QueueRef, c *conf, now int64) *queue {
 	q := &queue{ref: ref, created: now, now: now, due: never}
 	q.conf.Store(c)
-	byID := btree.NewFreeListG[msgByID](btree.DefaultFreeListSize)
-	byTime := btree.NewFreeListG[msgByTime](btree.DefaultFreeListSize)
-	q.all = btree.NewWithFreeListG(degree, lessMsgByID, byID)
-	q.ready = btree.NewWithFreeListG(degree, lessMsgByID, byID)
-	q.delayed = btree.NewWithFreeListG(degree, lessMsgByTime, byTime)
-	q.expiry = btree.NewWithFreeListG(degree, lessMsgByTime, byTime)
-	q.claims = btree.NewG(degree, lessClaimByID)
-	q.claimExp = btree.NewG(degree, lessClaimByTime)
 	q.dedups = btree.NewG(degree, lessDedup)
 	q.dedupExp = btree.NewG(degree, lessDedupByTime)
 	return q
@@ -367,18 +331,18 @@ func (q *queue) place(m *message) {
 
 // remove deletes a stored message from every index.
 func (q *queue) remove(m *message) {
-	q.expiry.Delete(msgByTime{t: m.expires, k: m.k})
+	q.expiry.Delete(entry{t: m.expires, k: m.k})
 	q.drop(m)
 }
 
 // drop deletes a stored message from every index but expiry.
 func (q *queue) drop(m *message) {
-	q.all.Delete(msgByID{k: m.k})
+	q.all.Delete(entry{k: m.k})
 	switch m.state {
 	case stReady:
-		q.ready.Delete(msgByID{k: m.k})
+		q.ready.Delete(entry{k: m.k})
 	case stDelayed:
-		q.delayed.Delete(msgByTime{t: m.visibleAt, k: m.k})
+		q.delayed.Delete(entry{t: m.visibleAt, k: m.k})
 		q.delayedN--
 	case stClaimed:
 		q.unhold(m)
@@ -405,14 +369,14 @@ func (q *queue) unhold(m *message) {
 // dropClaim removes a claim from claims, claimExp and the slab. Its
 // messages must have left it or be about to (endClaim).
 func (q *queue) dropClaim(c *claim) {
-	q.claimExp.Delete(claimByTime{t: c.expires, k: c.k})
-	q.claims.Delete(claimByID{k: c.k})
+	q.claimExp.Delete(entry{t: c.expires, k: c.k})
+	q.claims.Delete(entry{k: c.k})
 	q.cls.del(c.idx)
 }
 
 // setExpires moves a stored message in the expiry index.
 func (q *queue) setExpires(m *message, t int64) {
-	q.expiry.Delete(msgByTime{t: m.expires, k: m.k})
+	q.expiry.Delete(entry{t: m.expires, k: m.k})
 	m.expires = t
 	q.expiry.ReplaceOrInsert(m.byTime(t))
 	q.noteDue(t)
@@ -447,7 +411,7 @@ func (q *queue) extend(c *claim) {
 
 // findMsg returns the stored message with key k, or nil.
 func (q *queue) findMsg(k key) *message {
-	it, ok := q.all.Get(msgByID{k: k})
+	it, ok := q.all.Get(entry{k: k})
 	if !ok {
 		return nil
 	}
@@ -456,7 +420,7 @@ func (q *queue) findMsg(k key) *message {
 
 // findClaim returns the live claim with key k, or nil.
 func (q *queue) findClaim(k key) *claim {
-	it, ok := q.claims.Get(claimByID{k: k})
+	it, ok := q.claims.Get(entry{k: k})
 	if !ok {
 		return nil
 	}
@@ -483,12 +447,12 @@ func (q *queue) nextReady() time.Time {
 func (q *queue) purge() {
 	// Claims hold message pointers and messages hold claim pointers, but
 	// all of them become garbage together.
-	q.all.Clear(false)
-	q.ready.Clear(false)
-	q.delayed.Clear(false)
-	q.expiry.Clear(false)
-	q.claims.Clear(false)
-	q.claimExp.Clear(false)
+	q.all.Clear()
+	q.ready.Clear()
+	q.delayed.Clear()
+	q.expiry.Clear()
+	q.claims.Clear()
+	q.claimExp.Clear()
 	q.msgs.reset()
 	q.cls.reset()
 	q.total, q.claimed, q.delayedN = 0, 0, 0
