@@ -205,15 +205,23 @@ func sizeName(n int) string {
 // latencyOps is how many of each operation one Backlog round times.
 const latencyOps = 2000
 
-// p50s are the median latencies of one Backlog round.
-type p50s struct{ post, claim, delete float64 }
+// latencies are one queue's timings of one Backlog round.
+type latencies struct{ post, claim, delete []time.Duration }
 
-// benchBacklog fills one queue with a backlog, a tenth of it claimed, then
-// times single posts, claims and deletes on it and on an empty queue of the
-// same store. Equal medians show that hot paths do not scan (DESIGN.md §3).
+func newLatencies() latencies {
+	return latencies{make([]time.Duration, latencyOps), make([]time.Duration, latencyOps), make([]time.Duration, latencyOps)}
+}
+
+// benchBacklog fills a queue with size messages, a tenth of them claimed,
+// and compares post, claim and delete latency on it with an empty queue in
+// the same store (DESIGN §3: hot paths must not grow with the backlog).
+// The two queues are timed alternately, operation by operation, so both
+// medians come from the same moments: this machine's speed drifts by
+// nearly 2x between runs, which would swamp a ratio of separate runs.
 func benchBacklog(b *testing.B, s store.Store, size int) {
 	closeAfter(b, s)
 	backlog := store.QueueRef{Project: "bench", Name: "backlog"}
+	empty := store.QueueRef{Project: "bench", Name: "empty"}
 	fill(b, s, backlog, size)
 	for left := size / 10; left > 0; {
 		res, err := s.CreateClaim(b.Context(), store.CreateClaimParams{Queue: backlog, TTL: 12 * time.Hour, Limit: min(left, benchBatch), Now: time.Now()})
@@ -225,28 +233,30 @@ func benchBacklog(b *testing.B, s store.Store, size int) {
 		}
 		left -= len(res.Messages)
 	}
-
-	var empty p50s
-	b.Run("empty", func(b *testing.B) {
-		empty = measure(b, s, store.QueueRef{Project: "bench", Name: "empty"})
-	})
 	b.Run(sizeName(size), func(b *testing.B) {
-		full := measure(b, s, backlog)
-		if empty.post > 0 {
-			b.ReportMetric(full.post/empty.post, "post-ratio")
-			b.ReportMetric(full.claim/empty.claim, "claim-ratio")
-			b.ReportMetric(full.delete/empty.delete, "delete-ratio")
+		onEmpty, onBacklog := newLatencies(), newLatencies()
+		for b.Loop() {
+			for i := range latencyOps {
+				roundTrip(b, s, empty, onEmpty, i)
+				roundTrip(b, s, backlog, onBacklog, i)
+			}
 		}
+		ratio := func(unit string, full, base []time.Duration) {
+			f, e := median(full), median(base)
+			b.ReportMetric(e, unit+"-p50-ns-empty")
+			b.ReportMetric(f, unit+"-p50-ns")
+			b.ReportMetric(f/e, unit+"-ratio")
+		}
+		ratio("post", onBacklog.post, onEmpty.post)
+		ratio("claim", onBacklog.claim, onEmpty.claim)
+		ratio("delete", onBacklog.delete, onEmpty.delete)
 	})
 }
 
-// measure times latencyOps rounds of post, claim one, delete it under the
-// claim, per b.Loop iteration, and reports the medians of the last one.
-func measure(b *testing.B, s store.Store, q store.QueueRef) p50s {
+// roundTrip times one post, one claim of one message and the delete of it
+// under the claim on q, recording them at index i.
+func roundTrip(b *testing.B, s store.Store, q store.QueueRef, l latencies, i int) {
 	ctx := b.Context()
-	post := make([]time.Duration, latencyOps)
-	claim := make([]time.Duration, latencyOps)
-	del := make([]time.Duration, latencyOps)
 	timed := func(d *time.Duration, op func() error) {
 		start := time.Now()
 		err := op()
@@ -255,31 +265,21 @@ func measure(b *testing.B, s store.Store, q store.QueueRef) p50s {
 			b.Fatal(err)
 		}
 	}
-	for b.Loop() {
-		for i := range latencyOps {
-			timed(&post[i], func() error {
-				_, err := s.PostMessages(ctx, store.PostParams{Queue: q, Messages: benchDrafts(1), Now: time.Now()})
-				return err
-			})
-			var res store.ClaimResult
-			timed(&claim[i], func() (err error) {
-				res, err = s.CreateClaim(ctx, store.CreateClaimParams{Queue: q, TTL: time.Minute, Limit: 1, Now: time.Now()})
-				if err == nil && len(res.Messages) != 1 {
-					err = errors.New("claim found no message")
-				}
-				return err
-			})
-			timed(&del[i], func() error {
-				return s.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: q, IDs: []store.ID{res.Messages[0].ID}, Claim: res.Claim.ID, Now: time.Now()})
-			})
+	timed(&l.post[i], func() error {
+		_, err := s.PostMessages(ctx, store.PostParams{Queue: q, Messages: benchDrafts(1), Now: time.Now()})
+		return err
+	})
+	var res store.ClaimResult
+	timed(&l.claim[i], func() (err error) {
+		res, err = s.CreateClaim(ctx, store.CreateClaimParams{Queue: q, TTL: time.Minute, Limit: 1, Now: time.Now()})
+		if err == nil && len(res.Messages) != 1 {
+			err = errors.New("claim found no message")
 		}
-	}
-	got := p50s{post: median(post), claim: median(claim), delete: median(del)}
-	b.ReportMetric(got.post, "post-p50-ns")
-	b.ReportMetric(got.claim, "claim-p50-ns")
-	b.ReportMetric(got.delete, "delete-p50-ns")
-	b.ReportMetric(float64(3*latencyOps*b.N)/b.Elapsed().Seconds(), "ops/s")
-	return got
+		return err
+	})
+	timed(&l.delete[i], func() error {
+		return s.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: q, IDs: []store.ID{res.Messages[0].ID}, Claim: res.Claim.ID, Now: time.Now()})
+	})
 }
 
 func median(ds []time.Duration) float64 {
