@@ -1,0 +1,179 @@
+package bolt
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// These benchmarks tune the bolt store; storetest.Benchmark (in
+// conformance_test.go) is the shared one every backend runs.
+
+var benchBody = make([]byte, 256)
+
+func openBench(b *testing.B) *Store {
+	s, err := Open(filepath.Join(b.TempDir(), "herald.db"), nil)
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, s.Close()) })
+	return s
+}
+
+// reportBatching reports how many ops shared each commit (D2).
+func reportBatching(b *testing.B, s *Store) {
+	commits, ops := s.commitStats()
+	if commits > 0 {
+		b.ReportMetric(float64(ops)/float64(commits), "ops/commit")
+	}
+}
+
+// BenchmarkPostSingle posts one 256 B message per call from one goroutine:
+// one fsync'd commit per message.
+func BenchmarkPostSingle(b *testing.B) {
+	s := openBench(b)
+	ctx := b.Context()
+	q := store.QueueRef{Name: "bench"}
+	for b.Loop() {
+		if _, err := s.PostMessages(ctx, store.PostParams{Queue: q, Messages: []store.Draft{{Body: benchBody}}, Now: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkRoundTrip times one sequential post, claim, delete-under-claim
+// and reports the median round trip.
+func BenchmarkRoundTrip(b *testing.B) {
+	s := openBench(b)
+	ctx := b.Context()
+	q := store.QueueRef{Name: "bench"}
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := s.PostMessages(ctx, store.PostParams{Queue: q, Messages: []store.Draft{{Body: benchBody}}, Now: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := claimDelete(ctx, s, q, 1); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.ReportMetric(float64(median(lat).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkBacklogDrain posts a backlog in batches of 10 from 4 producers,
+// then drains it with 4 consumers that claim 10 and delete them in one
+// call, and reports the whole run's rate. HERALD_BENCH_BACKLOG sets the
+// size (default 100,000).
+func BenchmarkBacklogDrain(b *testing.B) {
+	const producers, consumers, batch = 4, 4, 10
+	n := envSize(b, 100_000)
+	for b.Loop() {
+		b.StopTimer()
+		s, err := Open(filepath.Join(b.TempDir(), "herald.db"), nil)
+		require.NoError(b, err)
+		b.StartTimer()
+		ctx := b.Context()
+		q := store.QueueRef{Name: "backlog"}
+		drafts := make([]store.Draft, batch)
+		for i := range drafts {
+			drafts[i] = store.Draft{Body: benchBody}
+		}
+		var wg sync.WaitGroup
+		var posted atomic.Int64
+		for range producers {
+			wg.Go(func() {
+				for posted.Add(batch) <= int64(n) {
+					if _, err := s.PostMessages(ctx, store.PostParams{Queue: q, Messages: drafts, Now: time.Now()}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		var drained atomic.Int64
+		for range consumers {
+			wg.Go(func() {
+				for {
+					k, err := claimDelete(ctx, s, q, batch)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if k == 0 {
+						return
+					}
+					drained.Add(int64(k))
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		reportBatching(b, s)
+		require.NoError(b, s.Close())
+		require.Equal(b, int64(n), drained.Load(), "drained")
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkPipelineBatching is storetest's Pipeline with the ops per
+// commit reported.
+func BenchmarkPipelineBatching(b *testing.B) {
+	const producers, consumers, perOp = 4, 4, 1000
+	s := openBench(b)
+	total := max(b.N, 1) * perOp
+	ctx := b.Context()
+	q := store.QueueRef{Name: "pipe"}
+	var consumed atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for p := range producers {
+		wg.Go(func() {
+			for i := p; i < total; i += producers {
+				if _, err := s.PostMessages(ctx, store.PostParams{Queue: q, Messages: []store.Draft{{Body: benchBody}}, Now: time.Now()}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range consumers {
+		wg.Go(func() {
+			for consumed.Load() < int64(total) {
+				k, err := claimDelete(ctx, s, q, 10)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				consumed.Add(int64(k))
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "msgs/s")
+	reportBatching(b, s)
+}
+
+// claimDelete claims up to limit messages and deletes them under the
+// claim, returning how many it took.
+func claimDelete(ctx context.Context, s *Store, q store.QueueRef, limit int) (int, error) {
+	res, err := s.CreateClaim(ctx, store.CreateClaimParams{Queue: q, TTL: time.Minute, Limit: limit, Now: time.Now()})
+	if err != nil || len(res.Messages) == 0 {
+		return 0, err
+	}
+	ids := make([]store.ID, len(res.Messages))
+	for i, m := range res.Messages {
+		ids[i] = m.ID
+	}
+	return len(ids), s.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: q, IDs: ids, Claim: res.Claim.ID, Now: time.Now()})
+}

@@ -1,0 +1,286 @@
+package bolt
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/heraldmq/herald/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// schemaVersion is the layout this package writes and reads.
+const schemaVersion = 1
+
+// Bucket and key names. The layout is described in doc.go.
+var (
+	bkHerald  = []byte("herald")
+	bkQueues  = []byte("queues")
+	keySchema = []byte("schema")
+	keyLastID = []byte("lastid")
+	keyNow    = []byte("now")
+)
+
+// Options configure Open. The zero value (or a nil *Options) is the
+// default, and every default is safe: there is deliberately no option to
+// skip fsync (D1).
+type Options struct {
+	// Timeout is how long Open waits for a file locked by another process
+	// before it returns ErrLocked. Zero means 1s.
+	Timeout time.Duration
+	// FileMode is the permission of a newly created file. Zero means 0600.
+	FileMode os.FileMode
+	// MaxSize is the size in bytes the file may grow to; a write that would
+	// grow it further fails. Zero means no limit.
+	MaxSize int
+}
+
+// Store is a store.Store kept in one bbolt file. Create it with Open.
+type Store struct {
+	db   *bbolt.DB
+	path string // the registry key
+
+	closed atomic.Bool
+	commit committer
+
+	// ids issues message and claim IDs. It is touched only inside a bbolt
+	// write transaction, whose writer lock serialises it (M2).
+	ids *store.IDSource
+	// hw is the latest Now seen in Unix ns: time never goes backwards, even
+	// across restarts (it is persisted as "now" with every batch).
+	hw atomic.Int64
+}
+
+// registry holds the files open in this process. bbolt's flock is per
+// process, so a second Open of the same file would block forever.
+var registry struct {
+	sync.Mutex
+	open map[string]bool
+}
+
+// canonical returns the absolute path of p with symlinks resolved when the
+// file exists, so two spellings of one file share one registry entry.
+func canonical(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// Open opens or creates the store file at path. A missing, 0-byte or
+// foreign bbolt file (one with other buckets) becomes an empty store beside
+// what it holds (X2). A file that is not a valid store gives ErrCorrupt; a
+// file locked by another process gives ErrLocked after opts.Timeout, and a
+// file this process already has open gives ErrLocked at once (D4).
+func Open(path string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout == 0 {
+		o.Timeout = time.Second
+	}
+	if o.FileMode == 0 {
+		o.FileMode = 0o600
+	}
+	key, err := canonical(path)
+	if err != nil {
+		return nil, fmt.Errorf("herald: %s: %w", path, err)
+	}
+	registry.Lock()
+	if registry.open[key] {
+		registry.Unlock()
+		return nil, store.Errorf(store.ErrLocked, "%s: already open in this process", path)
+	}
+	if registry.open == nil {
+		registry.open = make(map[string]bool)
+	}
+	registry.open[key] = true
+	registry.Unlock()
+
+	s, err := open(path, o)
+	if err != nil {
+		registry.Lock()
+		delete(registry.open, key)
+		registry.Unlock()
+		return nil, err
+	}
+	s.path = key
+	return s, nil
+}
+
+func open(path string, o Options) (s *Store, err error) {
+	bo := &bbolt.Options{
+		Timeout:      o.Timeout,
+		FreelistType: bbolt.FreelistMapType,
+		MaxSize:      o.MaxSize,
+	}
+	var db *bbolt.DB
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
+			}
+		}()
+		db, err = bbolt.Open(path, o.FileMode, bo)
+	}()
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	s = &Store{db: db, ids: store.NewIDSource()}
+	s.commit.s = s
+	if err := s.init(path); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openError maps bbolt's open errors to herald's sentinels (D4).
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrCorrupt):
+		return err
+	case errors.Is(err, berrors.ErrTimeout):
+		return store.Errorf(store.ErrLocked, "%s: locked by another process", path)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
+		return store.Errorf(store.ErrCorrupt, "%s: %v", path, err)
+	}
+	var pe *fs.PathError
+	var errno syscall.Errno
+	if errors.As(err, &pe) || errors.As(err, &errno) {
+		return fmt.Errorf("herald: %s: %w", path, err) // the file system's, not the file's
+	}
+	// The rest are bbolt's complaints about the file itself, such as
+	// "file size too small" for a truncated file.
+	return store.Errorf(store.ErrCorrupt, "%s: %v", path, err)
+}
+
+// init checks or writes the schema and loads the ID and clock high-water
+// marks.
+func (s *Store) init(path string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
+		}
+	}()
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		h := tx.Bucket(bkHerald)
+		if h == nil {
+			var err error
+			if h, err = tx.CreateBucket(bkHerald); err != nil {
+				return err
+			}
+			if err := h.Put(keySchema, int64Bytes(schemaVersion)); err != nil {
+				return err
+			}
+		}
+		v, ok := bytesInt64(h.Get(keySchema))
+		switch {
+		case !ok:
+			return store.Errorf(store.ErrCorrupt, "%s: unreadable schema version", path)
+		case v > schemaVersion:
+			return store.Errorf(store.ErrCorrupt, "%s: schema version %d is newer than this herald supports (%d)", path, v, schemaVersion)
+		case v < 1:
+			return store.Errorf(store.ErrCorrupt, "%s: bad schema version %d", path, v)
+		}
+		if _, err := tx.CreateBucketIfNotExists(bkQueues); err != nil {
+			return err
+		}
+		if b := h.Get(keyLastID); len(b) == 16 {
+			s.ids.Observe(idOf(b))
+		}
+		now, ok := bytesInt64(h.Get(keyNow))
+		if !ok {
+			now = minTime
+		}
+		s.hw.Store(now)
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrCorrupt) {
+		err = fmt.Errorf("herald: %s: %w", path, err)
+	}
+	return err
+}
+
+// minTime is the high-water mark of a store that has seen no Now.
+const minTime = -1 << 63
+
+// Close closes the file. Later calls return ErrClosed; a second Close
+// returns nil. Calls in flight finish first: bbolt's Close waits for open
+// transactions.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.commit.close()
+	err := s.db.Close()
+	registry.Lock()
+	delete(registry.open, s.path)
+	registry.Unlock()
+	if err != nil {
+		return fmt.Errorf("herald: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the absolute path of the store file.
+func (s *Store) Path() string { return s.path }
+
+// DB returns the bbolt database, so an application can keep its own buckets
+// in the same file and enqueue inside its own transactions with PostTx
+// (X2). It must not touch the "herald" and "queues" buckets.
+func (s *Store) DB() *bbolt.DB { return s.db }
+
+func errClosed() error { return store.Errorf(store.ErrClosed, "bolt store is closed") }
+
+// observe returns the latest of t and every Now seen before, in Unix ns.
+func (s *Store) observe(t time.Time) int64 {
+	n := toNanos(t)
+	for {
+		seen := s.hw.Load()
+		if n <= seen {
+			return seen
+		}
+		if s.hw.CompareAndSwap(seen, n) {
+			return n
+		}
+	}
+}
+
+// view runs fn in a read transaction, turning bbolt panics into ErrCorrupt
+// and a closed database into ErrClosed.
+func (s *Store) view(fn func(tx *bbolt.Tx) error) (err error) {
+	if s.closed.Load() {
+		return errClosed()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
+		}
+	}()
+	return txError(s.db.View(fn))
+}
+
+// txError maps bbolt's transaction errors to herald's sentinels.
+func txError(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return errClosed()
+	}
+	return err
+}

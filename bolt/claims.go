@@ -1,0 +1,384 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/heraldmq/herald/store"
+)
+
+func checkClaimTimes(ttl, grace time.Duration) error {
+	if ttl <= 0 {
+		return store.Errorf(store.ErrInvalidTTL, "claim ttl %v: must be more than zero", ttl)
+	}
+	if grace < 0 {
+		return store.Errorf(store.ErrInvalidTTL, "claim grace %v: negative", grace)
+	}
+	return nil
+}
+
+// claimDeadline returns now+ttl, or ErrInvalidTTL if now+ttl+grace
+// overflows.
+func claimDeadline(now int64, ttl, grace time.Duration) (int64, error) {
+	if overflows(now, ttl) || overflows(now+int64(ttl), grace) {
+		return 0, store.Errorf(store.ErrInvalidTTL, "claim ttl %v and grace %v: deadline overflows", ttl, grace)
+	}
+	return now + int64(ttl), nil
+}
+
+func claimNotFound(id store.ID) error {
+	return store.Errorf(store.ErrClaimNotFound, "claim %s not found or expired", id)
+}
+
+// CreateClaim claims up to Limit of the oldest free, visible messages (C1,
+// C2, C6), moving messages that reached the queue's _max_claim_count to its
+// dead-letter queue in the same transaction.
+func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
+	if err := p.Queue.Check(); err != nil {
+		return store.ClaimResult{}, err
+	}
+	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+		return store.ClaimResult{}, err
+	}
+	if err := store.CheckLimit(p.Limit, "claim limit"); err != nil {
+		return store.ClaimResult{}, err
+	}
+	// Most empty claims (consumers polling an idle queue) are answered
+	// from a read transaction: a commit would cost two fsyncs for nothing.
+	if res, idle, err := s.idleClaim(&p); idle || err != nil {
+		return res, err
+	}
+	var res store.ClaimResult
+	err := s.update(ctx, func(w *wtx) error {
+		var err error
+		res, err = w.claim(&p)
+		return err
+	})
+	if err != nil {
+		return store.ClaimResult{}, err
+	}
+	return res, nil
+}
+
+// claim is CreateClaim inside a write transaction.
+func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
+	var res store.ClaimResult
+	now := w.s.observe(p.Now)
+	q, err := w.queue(p.Queue)
+	if q == nil || err != nil {
+		return res, err
+	}
+	if err := q.advance(now); err != nil {
+		return res, err
+	}
+	expires, err := claimDeadline(now, p.TTL, p.Grace)
+	if err != nil {
+		return res, err
+	}
+	o, err := q.options()
+	if err != nil {
+		return res, err
+	}
+	dl := o.DeadLettering() && o.DeadLetterQueue != p.Queue.Name
+
+	type cand struct {
+		id store.ID
+		r  rec
+	}
+	var take, moved []cand
+	var stale []store.ID
+	c := q.ready.Cursor()
+	for k, _ := c.First(); k != nil && len(take) < p.Limit; k, _ = c.Next() {
+		id := idOf(k)
+		r, ok, err := q.rec(id)
+		if err != nil {
+			return res, err
+		}
+		switch {
+		case !ok || r.expires <= now:
+			stale = append(stale, id)
+		case dl && int(r.claimCount) >= o.MaxClaimCount:
+			moved = append(moved, cand{id, r})
+		default:
+			take = append(take, cand{id, r})
+		}
+	}
+	for _, id := range stale {
+		if r, ok, err := q.rec(id); err != nil {
+			return res, err
+		} else if ok {
+			err = q.remove(id, &r, now)
+			if err != nil {
+				return res, err
+			}
+		} else if err := q.ready.Delete(id[:]); err != nil {
+			return res, err
+		}
+	}
+
+	var cid store.ID
+	if len(take) > 0 {
+		cid = w.nextID(now)
+	}
+	if len(moved) > 0 {
+		dref := store.QueueRef{Project: p.Queue.Project, Name: o.DeadLetterQueue}
+		d, _, err := w.create(dref, nil, now)
+		if err != nil {
+			return res, err
+		}
+		if err := d.advance(now); err != nil {
+			return res, err
+		}
+		for i := range moved {
+			m := &moved[i]
+			if err := q.remove(m.id, &m.r, now); err != nil {
+				return res, err
+			}
+			r := m.r
+			r.claimCount, r.claim, r.claimExp = 0, store.ID{}, 0
+			r.visibleAt = now
+			if o.DeadLetterTTL > 0 {
+				r.expires = addClamp(now, int64(o.DeadLetterTTL))
+			}
+			// The record still points into the old page; encode copies it
+			// before the page can be reused.
+			if err := d.insert(w.nextID(now), &r, now); err != nil {
+				return res, err
+			}
+		}
+		res.DeadLettered = len(moved)
+		res.DeadLetterQueue = dref.Name
+	}
+	if len(take) == 0 {
+		if t := nextReady(q.delayed, q.claimExp); t != never {
+			res.NextReady = toTime(t)
+		}
+		return res, nil
+	}
+
+	until := addClamp(expires, int64(p.Grace))
+	out := make([]store.Message, len(take))
+	for i := range take {
+		m := &take[i]
+		if err := q.ready.Delete(m.id[:]); err != nil {
+			return res, err
+		}
+		m.r.claim, m.r.claimExp = cid, expires
+		m.r.claimCount++
+		if m.r.expires < until {
+			if err := q.setExpires(m.id, &m.r, until); err != nil {
+				return res, err
+			}
+		}
+		if out[i], err = m.r.message(m.id, now); err != nil {
+			return res, err
+		}
+		if err := q.putRec(m.id, &m.r); err != nil {
+			return res, err
+		}
+		if err := q.claimMsgs.Put(pairKey(cid, m.id), empty); err != nil {
+			return res, err
+		}
+	}
+	q.cnt.claimed += int64(len(take))
+	q.dirty = true
+	cr := claimRec{ttl: int64(p.TTL), grace: int64(p.Grace), updated: now, expires: expires, held: int64(len(take))}
+	if err := q.claims.Put(bytes.Clone(cid[:]), cr.encode()); err != nil {
+		return res, err
+	}
+	if err := q.claimExp.Put(timeKey(expires, cid[:]), empty); err != nil {
+		return res, err
+	}
+	q.noteDue(expires)
+	res.Claim = cr.info(cid)
+	res.Messages = out
+	return res, nil
+}
+
+// GetClaim returns a live claim and the messages it still holds, or
+// ErrClaimNotFound. It reads without writing.
+func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.ClaimInfo, []store.Message, error) {
+	if err := p.Queue.Check(); err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
+	now := s.observe(p.Now)
+	var info store.ClaimInfo
+	var out []store.Message
+	err := s.view(func(tx *bbolt.Tx) error {
+		q, err := readQueue(tx, p.Queue)
+		if err != nil {
+			return err
+		}
+		if q == nil {
+			return claimNotFound(p.Claim)
+		}
+		v := q.claims.Get(p.Claim[:])
+		if v == nil {
+			return claimNotFound(p.Claim)
+		}
+		c, err := decodeClaim(p.Claim, v)
+		if err != nil {
+			return err
+		}
+		if c.expires <= now {
+			return claimNotFound(p.Claim)
+		}
+		for _, id := range members(q.claimMsgs, p.Claim) {
+			r, ok, err := q.rec(id)
+			if err != nil {
+				return err
+			}
+			if !ok || r.claim != p.Claim || r.expires <= now {
+				continue
+			}
+			m, err := r.message(id, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		if len(out) == 0 {
+			return claimNotFound(p.Claim) // every message it held has gone
+		}
+		info = c.info(p.Claim)
+		return nil
+	})
+	if err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
+	return info, out, nil
+}
+
+// RenewClaim makes a live claim expire at Now+TTL and extends its messages
+// again (C2, C4); claim counts stay.
+func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store.ClaimInfo, error) {
+	if err := p.Queue.Check(); err != nil {
+		return store.ClaimInfo{}, err
+	}
+	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+		return store.ClaimInfo{}, err
+	}
+	var info store.ClaimInfo
+	err := s.update(ctx, func(w *wtx) error {
+		now := w.s.observe(p.Now)
+		q, err := w.queue(p.Queue)
+		if err != nil {
+			return err
+		}
+		if q == nil {
+			return claimNotFound(p.Claim)
+		}
+		if err := q.advance(now); err != nil {
+			return err
+		}
+		expires, err := claimDeadline(now, p.TTL, p.Grace)
+		if err != nil {
+			return err
+		}
+		c, err := q.claim(p.Claim)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return claimNotFound(p.Claim)
+		}
+		if err := q.claimExp.Delete(timeKey(c.expires, p.Claim[:])); err != nil {
+			return err
+		}
+		c.ttl, c.grace, c.updated, c.expires = int64(p.TTL), int64(p.Grace), now, expires
+		if err := q.claims.Put(bytes.Clone(p.Claim[:]), c.encode()); err != nil {
+			return err
+		}
+		if err := q.claimExp.Put(timeKey(expires, p.Claim[:]), empty); err != nil {
+			return err
+		}
+		q.noteDue(expires)
+		until := addClamp(expires, c.grace)
+		for _, id := range q.claimMembers(p.Claim) {
+			r, ok, err := q.rec(id)
+			if err != nil {
+				return err
+			}
+			if !ok || r.claim != p.Claim {
+				continue
+			}
+			r.claimExp = expires
+			if r.expires < until {
+				if err := q.setExpires(id, &r, until); err != nil {
+					return err
+				}
+			}
+			if err := q.putRec(id, &r); err != nil {
+				return err
+			}
+		}
+		info = c.info(p.Claim)
+		return nil
+	})
+	if err != nil {
+		return store.ClaimInfo{}, err
+	}
+	return info, nil
+}
+
+// ReleaseClaim ends a live claim; its messages become visible at Now+Delay
+// (C5). An unknown or expired claim is a no-op.
+func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	if p.Delay < 0 {
+		return store.Errorf(store.ErrInvalidDelay, "release delay %v: negative", p.Delay)
+	}
+	return s.update(ctx, func(w *wtx) error {
+		now := w.s.observe(p.Now)
+		q, err := w.queue(p.Queue)
+		if q == nil || err != nil {
+			return err
+		}
+		if err := q.advance(now); err != nil {
+			return err
+		}
+		if overflows(now, p.Delay) {
+			return store.Errorf(store.ErrInvalidDelay, "release delay %v: deadline overflows", p.Delay)
+		}
+		c, err := q.claim(p.Claim)
+		if c == nil || err != nil {
+			return err
+		}
+		visible := now + int64(p.Delay)
+		return q.endClaim(p.Claim, c, now, &visible)
+	})
+}
+
+// idleClaim reports idle when CreateClaim would find nothing to claim and
+// change nothing visible: the queue is missing, or its ready index is
+// empty and nothing is due. It then returns the result the write would.
+func (s *Store) idleClaim(p *store.CreateClaimParams) (res store.ClaimResult, idle bool, err error) {
+	now := s.observe(p.Now)
+	err = s.view(func(tx *bbolt.Tx) error {
+		q, err := readQueue(tx, p.Queue)
+		if err != nil {
+			return err
+		}
+		if q == nil {
+			idle = true
+			return nil
+		}
+		if k, _ := q.ready.Cursor().First(); k != nil || !q.settled(now) {
+			return nil
+		}
+		if _, err := claimDeadline(now, p.TTL, p.Grace); err != nil {
+			return err
+		}
+		idle = true
+		if t := nextReady(q.delayed, q.claimExp); t != never {
+			res.NextReady = toTime(t)
+		}
+		return nil
+	})
+	return res, idle, err
+}

@@ -1,0 +1,188 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// Group commit (D2). A store starts no goroutines, so batching is led by
+// callers: a write op joins the pending list, and if no commit is running
+// its caller becomes the leader. The leader takes every pending op, runs
+// them in one bbolt Update (each sees the writes of those before it),
+// commits — one fsync pair for the whole batch — and hands each op its
+// result. If more ops arrived meanwhile, it wakes the first of them to lead
+// the next batch. A lone caller commits at once: there is no timer.
+//
+// One failing op fails alone: its error rolls the Update back, it gets its
+// error, and the others run again in a fresh Update, so partial writes of a
+// failed op never commit.
+
+// op is one write waiting for a commit.
+type op struct {
+	fn  func(w *wtx) error
+	err error
+	// wake gets sigDone when the op's result is in err, or sigLead when its
+	// caller must lead the next batch.
+	wake chan signal
+}
+
+type signal uint8
+
+const (
+	sigDone signal = iota + 1
+	sigLead
+)
+
+// committer batches write ops into shared transactions.
+type committer struct {
+	s       *Store
+	mu      sync.Mutex
+	pending []*op
+	running bool
+	closed  bool
+	// last is the size of the last batch taken.
+	last int
+	// commits and ops count successful Updates and the ops they carried,
+	// for tests and benchmarks that show batching.
+	commits, ops uint64
+	// hook, if set (by tests only), runs in the leader before each batch
+	// with the batch's size.
+	hook func(n int)
+}
+
+// errRollback aborts an Update after an op failed; the op's own error is
+// reported to it.
+var errRollback = errors.New("herald: rollback")
+
+// update runs fn as one write op, sharing a commit with concurrent callers,
+// and returns once the commit is durable.
+func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return errClosed()
+	}
+	return s.commit.run(&op{fn: fn, wake: make(chan signal, 1)})
+}
+
+func (c *committer) run(o *op) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return errClosed()
+	}
+	c.pending = append(c.pending, o)
+	if c.running {
+		c.mu.Unlock()
+		if <-o.wake == sigDone {
+			return o.err
+		}
+		// Leadership was handed to this op: it is still pending. The
+		// callers the last batch just answered are about to submit again;
+		// yielding once lets them join this batch rather than the next.
+		// This is a scheduler yield, not a timer: a lone caller never
+		// gets here.
+		runtime.Gosched()
+		c.mu.Lock()
+	} else if c.last > 1 {
+		// The last batch was shared, so its callers are likely about to
+		// come back; yield once so they join this batch. A lone caller
+		// (last batch of one) commits at once.
+		c.running = true
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
+	}
+	c.running = true
+	batch := c.pending
+	c.last = len(batch)
+	c.pending = nil
+	c.mu.Unlock()
+
+	if c.hook != nil {
+		c.hook(len(batch))
+	}
+	c.commitBatch(batch)
+
+	// Deliver results before handing over: the callers woken here often
+	// post again at once, and while this leader still holds the commit
+	// their ops queue up for the next batch instead of each leading a
+	// batch of one.
+	for _, b := range batch {
+		if b != o {
+			b.wake <- sigDone
+		}
+	}
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		c.pending[0].wake <- sigLead
+	} else {
+		c.running = false
+	}
+	c.mu.Unlock()
+	return o.err
+}
+
+// close refuses later ops; ops already pending still run.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+}
+
+// commitBatch runs ops in one Update, setting each op's err. When an op
+// fails, the Update rolls back and the rest run again without it.
+func (c *committer) commitBatch(ops []*op) {
+	for len(ops) > 0 {
+		failed := -1
+		err := c.s.writeTx(func(tx *bbolt.Tx) error {
+			w := c.s.newWtx(tx)
+			for i, o := range ops {
+				if err := w.runOp(o.fn); err != nil {
+					o.err, failed = err, i
+					return errRollback
+				}
+			}
+			return w.finish()
+		})
+		if failed >= 0 {
+			ops = append(ops[:failed:failed], ops[failed+1:]...)
+			continue
+		}
+		if err == nil {
+			c.mu.Lock()
+			c.commits++
+			c.ops += uint64(len(ops))
+			c.mu.Unlock()
+		}
+		for _, o := range ops {
+			o.err = err
+		}
+		return
+	}
+}
+
+// writeTx runs fn in db.Update, recovering panics as ErrCorrupt.
+func (s *Store) writeTx(fn func(tx *bbolt.Tx) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
+		}
+	}()
+	return txError(s.db.Update(fn))
+}
+
+// commitStats returns how many write transactions the group committer has
+// committed and how many ops they carried.
+func (s *Store) commitStats() (commits, ops uint64) {
+	s.commit.mu.Lock()
+	defer s.commit.mu.Unlock()
+	return s.commit.commits, s.commit.ops
+}

@@ -1,0 +1,47 @@
+// Package bolt is a durable store.Store for herald, kept in one
+// go.etcd.io/bbolt file.
+//
+// It is for durable work on one machine: queues whose messages and claims
+// must survive a crash or a restart. Every call that changes something
+// returns only after its transaction is fsynced (D1); there is no option to
+// skip that. One process owns the file: a second process waits
+// Options.Timeout and then gets ErrLocked, and a second Open in the same
+// process gets ErrLocked at once (D4). A damaged, truncated or foreign file
+// gives ErrCorrupt, never a panic or a hang.
+//
+// Group commit (D2): concurrent writers share one transaction and one
+// fsync. The first caller to find no commit running leads: it commits every
+// op waiting, then hands the lead to the next waiter. A lone caller commits
+// at once; nothing waits on a timer, and the store starts no goroutines.
+// An op that fails is rolled back alone; the others commit without it.
+//
+// Layout: a bucket "herald" holds the schema version, the last ID issued
+// (so IDs keep increasing across restarts, M2) and the latest Now seen (so
+// time never goes backwards, even across restarts). A bucket "queues"
+// holds one bucket per queue, keyed project + "/" + name, with its
+// metadata, creation time and counters, and these nested buckets:
+//
+//	msgs       ID → message record (times, claim, count, CRC32C, client, body)
+//	ready      ID → free, visible messages: claims and pops take the first
+//	delayed    visibleAt ‖ ID → unclaimed messages not yet visible
+//	expiry     expires ‖ ID → every message
+//	claims     claim ID → claim record (ttl, grace, updated, expires, held)
+//	claimexp   expires ‖ claim ID
+//	claimmsgs  claim ID ‖ message ID → the messages a claim holds
+//	dedup      dedup ID → message ID ‖ expires
+//	dedupexp   expires ‖ dedup ID
+//
+// Times are big-endian Unix nanoseconds, so every hot path is an index
+// seek: Post, Claim, Delete, Pop, Renew and Release cost O(log n) per
+// message touched. Writes first apply what fell due at their Now (claims
+// end, delays end, messages and dedup entries expire) through the time
+// indexes. Reads never write: they treat due-but-unapplied items as
+// applied (B4), and QueueStats corrects the stored counters by walking only
+// the due prefixes of the time indexes. Sweep visits every queue (a few
+// seeks each) and applies at most Limit due items per call.
+//
+// A claim ends once it holds no message (deleted, purged or expired), as in
+// package memory. Every body is checked against its CRC32C on every read
+// (M11). Applications may keep their own buckets in the same file and post
+// inside their own transactions with DB and PostTx (X2).
+package bolt

@@ -1,0 +1,251 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// wtx is one write transaction shared by a batch of ops. It caches the
+// queues the batch opened, with their counters, and writes the counters and
+// the herald marks once, in finish.
+type wtx struct {
+	s      *Store
+	tx     *bbolt.Tx
+	queues *bbolt.Bucket
+	open   map[string]*wq
+}
+
+func (s *Store) newWtx(tx *bbolt.Tx) *wtx {
+	return &wtx{s: s, tx: tx, queues: tx.Bucket(bkQueues), open: make(map[string]*wq)}
+}
+
+// runOp runs one op, turning a panic (bbolt on a damaged page) into
+// ErrCorrupt.
+func (w *wtx) runOp(fn func(w *wtx) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = store.Errorf(store.ErrCorrupt, "%s: %v", w.s.path, v)
+		}
+	}()
+	if w.queues == nil {
+		return store.Errorf(store.ErrCorrupt, "%s: the queues bucket is missing", w.s.path)
+	}
+	return fn(w)
+}
+
+// finish writes what the batch changed in memory: queue counters, the last
+// ID issued (M2) and the clock's high-water mark.
+func (w *wtx) finish() error {
+	for _, q := range w.open {
+		if q.dirty {
+			if err := q.b.Put(keyCount, q.cnt.encode()); err != nil {
+				return err
+			}
+			q.dirty = false
+		}
+	}
+	h := w.tx.Bucket(bkHerald)
+	if h == nil {
+		return store.Errorf(store.ErrCorrupt, "%s: the herald bucket is missing", w.s.path)
+	}
+	if last := w.s.ids.Last(); !last.IsZero() {
+		if err := h.Put(keyLastID, bytes.Clone(last[:])); err != nil {
+			return err
+		}
+	}
+	return h.Put(keyNow, int64Bytes(w.s.hw.Load()))
+}
+
+// nextID issues an ID at now. Only ops call it, inside the write
+// transaction, so IDs increase in commit order (M2).
+func (w *wtx) nextID(now int64) store.ID { return w.s.ids.Next(time.Unix(0, now)) }
+
+// Queue bucket keys and nested bucket names.
+var (
+	keyMeta     = []byte("meta")
+	keyCreated  = []byte("created")
+	keyCount    = []byte("count")
+	bkMsgs      = []byte("msgs")
+	bkReady     = []byte("ready")
+	bkDelayed   = []byte("delayed")
+	bkExpiry    = []byte("expiry")
+	bkClaims    = []byte("claims")
+	bkClaimExp  = []byte("claimexp")
+	bkClaimMsgs = []byte("claimmsgs")
+	bkDedup     = []byte("dedup")
+	bkDedupExp  = []byte("dedupexp")
+)
+
+// messageBuckets are the nested buckets a purge empties; dedup stays (Q6).
+var messageBuckets = [][]byte{bkMsgs, bkReady, bkDelayed, bkExpiry, bkClaims, bkClaimExp, bkClaimMsgs}
+
+func queueKey(ref store.QueueRef) []byte {
+	k := make([]byte, 0, len(ref.Project)+1+len(ref.Name))
+	k = append(k, ref.Project...)
+	k = append(k, '/')
+	return append(k, ref.Name...)
+}
+
+// queue returns the queue ref names, or nil if it does not exist.
+func (w *wtx) queue(ref store.QueueRef) (*wq, error) {
+	k := queueKey(ref)
+	if q := w.open[string(k)]; q != nil {
+		return q, nil
+	}
+	b := w.queues.Bucket(k)
+	if b == nil {
+		return nil, nil
+	}
+	q, err := openWQ(ref, b)
+	if err != nil {
+		return nil, err
+	}
+	w.open[string(k)] = q
+	return q, nil
+}
+
+// create returns the queue ref names, creating it with meta (already
+// checked) if it is missing, and reports whether it created it.
+func (w *wtx) create(ref store.QueueRef, meta json.RawMessage, now int64) (*wq, bool, error) {
+	q, err := w.queue(ref)
+	if q != nil || err != nil {
+		return q, false, err
+	}
+	k := queueKey(ref)
+	b, err := w.queues.CreateBucket(k)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(bytes.TrimSpace(meta)) == 0 {
+		meta = json.RawMessage("{}")
+	}
+	if err := b.Put(keyMeta, bytes.Clone(meta)); err != nil {
+		return nil, false, err
+	}
+	if err := b.Put(keyCreated, int64Bytes(now)); err != nil {
+		return nil, false, err
+	}
+	if err := b.Put(keyCount, counts{}.encode()); err != nil {
+		return nil, false, err
+	}
+	for _, name := range append(messageBuckets[:len(messageBuckets):len(messageBuckets)], bkDedup, bkDedupExp) {
+		if _, err := b.CreateBucket(name); err != nil {
+			return nil, false, err
+		}
+	}
+	if q, err = openWQ(ref, b); err != nil {
+		return nil, false, err
+	}
+	w.open[string(k)] = q
+	return q, true, nil
+}
+
+// drop forgets a queue the batch deleted.
+func (w *wtx) drop(ref store.QueueRef) { delete(w.open, string(queueKey(ref))) }
+
+// wq is a queue inside a write transaction: its buckets, its counters as
+// of the batch so far, and its parsed options.
+type wq struct {
+	ref store.QueueRef
+	b   *bbolt.Bucket
+	buckets
+	cnt   counts
+	dirty bool
+	// due is a lower bound of the earliest time in the due indexes
+	// (claimexp, delayed, expiry, dedupexp): advance does nothing before it.
+	due  int64
+	opts *store.QueueOptions
+}
+
+// buckets are a queue's nested buckets.
+type buckets struct {
+	msgs, ready, delayed, expiry, claims, claimExp, claimMsgs, dedup, dedupExp *bbolt.Bucket
+}
+
+func openBuckets(b *bbolt.Bucket, name string) (buckets, error) {
+	var bs buckets
+	for _, x := range []struct {
+		dst  **bbolt.Bucket
+		name []byte
+	}{
+		{&bs.msgs, bkMsgs}, {&bs.ready, bkReady}, {&bs.delayed, bkDelayed}, {&bs.expiry, bkExpiry},
+		{&bs.claims, bkClaims}, {&bs.claimExp, bkClaimExp}, {&bs.claimMsgs, bkClaimMsgs},
+		{&bs.dedup, bkDedup}, {&bs.dedupExp, bkDedupExp},
+	} {
+		*x.dst = b.Bucket(x.name)
+		if *x.dst == nil {
+			return bs, store.Errorf(store.ErrCorrupt, "queue %s: bucket %q is missing", name, x.name)
+		}
+	}
+	return bs, nil
+}
+
+func openWQ(ref store.QueueRef, b *bbolt.Bucket) (*wq, error) {
+	bs, err := openBuckets(b, string(queueKey(ref)))
+	if err != nil {
+		return nil, err
+	}
+	cnt, err := decodeCounts(b.Get(keyCount))
+	if err != nil {
+		return nil, fmt.Errorf("queue %q in project %q: %w", ref.Name, ref.Project, err)
+	}
+	q := &wq{ref: ref, b: b, buckets: bs, cnt: cnt}
+	q.setFill()
+	q.resetDue()
+	return q, nil
+}
+
+// setFill packs the buckets whose keys mostly arrive in order: pages are
+// split full rather than half full, which halves the file (RELIABILITY.md).
+// FillPercent is not stored, so it is set on every open.
+func (q *wq) setFill() {
+	q.msgs.FillPercent = 1.0
+	q.ready.FillPercent = 1.0
+	q.expiry.FillPercent = 0.9
+	q.claimMsgs.FillPercent = 0.9
+	q.delayed.FillPercent = 0.9
+	q.claimExp.FillPercent = 0.9
+}
+
+// options returns the queue's parsed metadata.
+func (q *wq) options() (*store.QueueOptions, error) {
+	if q.opts == nil {
+		o, err := store.ParseQueueOptions(q.b.Get(keyMeta))
+		if err != nil {
+			return nil, store.Errorf(store.ErrCorrupt, "queue %q in project %q: stored metadata: %v", q.ref.Name, q.ref.Project, err)
+		}
+		q.opts = &o
+	}
+	return q.opts, nil
+}
+
+// firstTime returns the time of the first key of a time-keyed bucket, or
+// never.
+func firstTime(b *bbolt.Bucket) int64 {
+	k, _ := b.Cursor().First()
+	if k == nil {
+		return never
+	}
+	return keyTime(k)
+}
+
+const never = 1<<63 - 1
+
+func (q *wq) resetDue() {
+	q.due = min(firstTime(q.claimExp), firstTime(q.delayed), firstTime(q.expiry), firstTime(q.dedupExp))
+}
+
+func (q *wq) noteDue(t int64) { q.due = min(q.due, max(t, 0)) }
+
+// has reports whether b holds key; bbolt's Get cannot tell an empty value
+// from a missing one.
+func has(b *bbolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return k != nil && bytes.Equal(k, key)
+}
