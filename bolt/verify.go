@@ -1,0 +1,138 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// Verify reads the whole file and reports ErrCorrupt at the first thing
+// wrong: a page bbolt's own check rejects (tx.Check), a record that does
+// not decode or whose body fails its checksum, or an index that disagrees
+// with the records (D3: every index agrees with the data). It is for tools,
+// tests and start-up after a crash, not for hot paths: it costs a read of
+// every page.
+func (s *Store) Verify(ctx context.Context) error {
+	return s.view(func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			return store.Errorf(store.ErrCorrupt, "%s: %v", s.path, err)
+		}
+		queues := tx.Bucket(bkQueues)
+		if queues == nil {
+			return store.Errorf(store.ErrCorrupt, "%s: the queues bucket is missing", s.path)
+		}
+		return queues.ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			b := queues.Bucket(k)
+			if v != nil || b == nil {
+				return store.Errorf(store.ErrCorrupt, "%s: queue %q is not a bucket", s.path, k)
+			}
+			if err := verifyQueue(b); err != nil {
+				return fmt.Errorf("%s: queue %q: %w", s.path, k, err)
+			}
+			return nil
+		})
+	})
+}
+
+// verifyQueue checks one queue. Each message must be in expiry, and in
+// exactly one of ready, delayed or a claim; the counters and the sizes of
+// the indexes must match what the records say, so no index holds an entry
+// without a record either.
+func verifyQueue(b *bbolt.Bucket) error {
+	bs, err := openBuckets(b, "")
+	if err != nil {
+		return err
+	}
+	stored, err := decodeCounts(b.Get(keyCount))
+	if err != nil {
+		return err
+	}
+	var seen counts
+	held := map[store.ID]int64{}
+	err = bs.msgs.ForEach(func(k, v []byte) error {
+		id := idOf(k)
+		r, err := decodeRec(id, v)
+		if err != nil {
+			return err
+		}
+		if store.Checksum(r.body) != r.sum {
+			return store.Errorf(store.ErrCorrupt, "message %s: body checksum mismatch", id)
+		}
+		seen.total++
+		inReady, inDelayed := has(bs.ready, k), has(bs.delayed, timeKey(r.visibleAt, k))
+		switch {
+		case !has(bs.expiry, timeKey(r.expires, k)):
+			return inconsistent("message %s is missing from the expiry index", id)
+		case !r.claim.IsZero():
+			seen.claimed++
+			held[r.claim]++
+			if inReady || inDelayed || !has(bs.claimMsgs, pairKey(r.claim, id)) || bs.claims.Get(r.claim[:]) == nil {
+				return inconsistent("claimed message %s: ready %v, delayed %v, or its claim does not hold it", id, inReady, inDelayed)
+			}
+		case inReady == inDelayed:
+			return inconsistent("free message %s: in ready %v and in delayed %v", id, inReady, inDelayed)
+		case inDelayed:
+			seen.delayed++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if seen != stored {
+		return inconsistent("counters say %+v, records say %+v", stored, seen)
+	}
+	sizes := []struct {
+		name string
+		got  int
+		want int64
+	}{
+		{"ready", keys(bs.ready), seen.total - seen.claimed - seen.delayed},
+		{"delayed", keys(bs.delayed), seen.delayed},
+		{"expiry", keys(bs.expiry), seen.total},
+		{"claimmsgs", keys(bs.claimMsgs), seen.claimed},
+		{"claimexp", keys(bs.claimExp), int64(keys(bs.claims))},
+		{"dedupexp", keys(bs.dedupExp), int64(keys(bs.dedup))},
+	}
+	for _, sz := range sizes {
+		if int64(sz.got) != sz.want {
+			return inconsistent("index %s has %d entries, want %d", sz.name, sz.got, sz.want)
+		}
+	}
+	return bs.claims.ForEach(func(k, v []byte) error {
+		id := idOf(k)
+		c, err := decodeClaim(id, v)
+		if err != nil {
+			return err
+		}
+		if !has(bs.claimExp, timeKey(c.expires, k)) {
+			return inconsistent("claim %s is missing from the claim expiry index", id)
+		}
+		if c.held != held[id] || c.held != prefixKeys(bs.claimMsgs, k) {
+			return inconsistent("claim %s says it holds %d, records say %d, index says %d", id, c.held, held[id], prefixKeys(bs.claimMsgs, k))
+		}
+		return nil
+	})
+}
+
+func inconsistent(format string, args ...any) error {
+	return store.Errorf(store.ErrCorrupt, "index disagrees with data: "+format, args...)
+}
+
+func keys(b *bbolt.Bucket) int { return b.Stats().KeyN }
+
+func prefixKeys(b *bbolt.Bucket, prefix []byte) int64 {
+	var n int64
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n
+}
