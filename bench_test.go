@@ -2,6 +2,7 @@ package herald_test
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldmq/herald"
+	"github.com/heraldmq/herald/bolt"
+	"github.com/heraldmq/herald/store"
 )
 
 var body256 = make([]byte, 256)
@@ -18,12 +21,18 @@ func reportRate(b *testing.B, n int64) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// BenchmarkPipeline is the end-to-end shape of the memory target: 4
+// BenchmarkPipeline is the end-to-end shape of the throughput targets: 4
 // producers posting single 256-byte messages, 4 consumers claiming 10 with
 // a blocking wait and deleting them through the claim in one call.
 func BenchmarkPipeline(b *testing.B) {
-	svc := newBenchService(b)
-	runPipeline(b, svc.Queue("jobs"), 4, 4, 20_000)
+	b.Run("memory", func(b *testing.B) {
+		runPipeline(b, newBenchService(b, newMemory()).Queue("jobs"), 4, 4, 20_000)
+	})
+	b.Run("bolt", func(b *testing.B) { // every acknowledged write fsynced
+		st, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), nil)
+		require.NoError(b, err)
+		runPipeline(b, newBenchService(b, st).Queue("jobs"), 4, 4, 2_000)
+	})
 }
 
 // runPipeline moves perRun*b.N messages through q and reports msgs/s.
@@ -72,8 +81,8 @@ func runPipeline(b *testing.B, q *herald.Queue, producers, consumers, perRun int
 	reportRate(b, total)
 }
 
-func newBenchService(b *testing.B) *herald.Service {
-	svc, err := herald.New(herald.Options{Store: newMemory()})
+func newBenchService(b *testing.B, st store.Store) *herald.Service {
+	svc, err := herald.New(herald.Options{Store: st})
 	require.NoError(b, err)
 	b.Cleanup(func() { svc.Close() })
 	return svc
@@ -81,7 +90,7 @@ func newBenchService(b *testing.B) *herald.Service {
 
 // BenchmarkPost posts single 256-byte messages from one goroutine.
 func BenchmarkPost(b *testing.B) {
-	q := newBenchService(b).Queue("jobs")
+	q := newBenchService(b, newMemory()).Queue("jobs")
 	ctx := context.Background()
 	for range b.N {
 		if _, err := q.Post(ctx, herald.Draft{Body: body256}); err != nil {
@@ -93,7 +102,7 @@ func BenchmarkPost(b *testing.B) {
 
 // BenchmarkClaimDelete claims 10 and deletes them through the claim.
 func BenchmarkClaimDelete(b *testing.B) {
-	q := newBenchService(b).Queue("jobs")
+	q := newBenchService(b, newMemory()).Queue("jobs")
 	ctx := context.Background()
 	drafts := make([]herald.Draft, 10)
 	for i := range drafts {

@@ -1,9 +1,12 @@
 // Command taskqueue is herald's main job in miniature: producers post jobs
-// and a pool of in-process workers claims, processes and deletes them.
-// Some jobs fail on purpose: flaky ones succeed when retried after a
-// backoff, poison ones fail every time and end in the dead-letter queue.
+// to a durable queue in a bolt file and a pool of in-process workers
+// claims, processes and deletes them. Some jobs fail on purpose: flaky ones
+// succeed when retried after a backoff, poison ones fail every time and end
+// in the dead-letter queue.
 //
-//	go run ./examples/taskqueue [-jobs 20000] [-workers 8]
+//	go run ./examples/taskqueue [-db jobs.db] [-jobs 20000] [-workers 8]
+//
+// Without -db the file lives in a temporary directory removed at exit.
 package main
 
 import (
@@ -13,22 +16,24 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/heraldmq/herald"
-	"github.com/heraldmq/herald/memory"
+	"github.com/heraldmq/herald/bolt"
 )
 
 func main() {
+	db := flag.String("db", "", "bolt file to keep the queues in (default: a temporary one)")
 	jobs := flag.Int("jobs", 20000, "jobs to post")
 	workers := flag.Int("workers", 8, "concurrent workers")
 	flakyEvery := flag.Int("flaky-every", 50, "every Nth job fails its first attempt")
 	poisonEvery := flag.Int("poison-every", 1000, "every Nth job always fails")
 	flag.Parse()
-	if err := run(*jobs, *workers, *flakyEvery, *poisonEvery); err != nil {
+	if err := run(*db, *jobs, *workers, *flakyEvery, *poisonEvery); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -36,10 +41,23 @@ func main() {
 // tally counts what the workers did.
 type tally struct{ done, retries atomic.Int64 }
 
-func run(jobs, workers, flakyEvery, poisonEvery int) error {
+func run(path string, jobs, workers, flakyEvery, poisonEvery int) error {
 	ctx := context.Background()
-	svc, err := herald.New(herald.Options{Store: memory.New()})
+	if path == "" {
+		dir, err := os.MkdirTemp("", "taskqueue")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "jobs.db")
+	}
+	st, err := bolt.Open(path, nil)
 	if err != nil {
+		return err
+	}
+	svc, err := herald.New(herald.Options{Store: st})
+	if err != nil {
+		st.Close()
 		return err
 	}
 	defer svc.Close()
@@ -119,8 +137,9 @@ func produce(ctx context.Context, q *herald.Queue, jobs int) error {
 	return nil
 }
 
-// worker claims jobs until stop closes. A job that fails is released with
-// a backoff so it comes back later; one that succeeds is deleted.
+// worker claims jobs until stop closes. Jobs that succeed are deleted
+// through the claim; the claim is then released with a backoff, so the
+// jobs that failed come back later.
 func worker(ctx context.Context, q *herald.Queue, work func(n, attempt int) error, t *tally, stop <-chan struct{}) {
 	for {
 		select {
@@ -133,20 +152,21 @@ func worker(ctx context.Context, q *herald.Queue, work func(n, attempt int) erro
 			log.Print(err)
 			return
 		}
-		failed := 0
+		var ok []herald.ID
 		for _, m := range c.Messages {
 			n, _ := strconv.Atoi(string(m.Body))
-			if err := work(n, m.ClaimCount); err != nil {
-				failed++
-				continue
+			if err := work(n, m.ClaimCount); err == nil {
+				ok = append(ok, m.ID)
 			}
-			if err := c.Delete(ctx, m.ID); err != nil {
+		}
+		if len(ok) > 0 { // one durable commit for the claim's finished jobs
+			if err := c.Delete(ctx, ok...); err != nil {
 				log.Print(err)
 				return
 			}
-			t.done.Add(1)
+			t.done.Add(int64(len(ok)))
 		}
-		if failed > 0 { // what is left in the claim failed: retry after a backoff
+		if failed := len(c.Messages) - len(ok); failed > 0 { // the rest: retry after a backoff
 			t.retries.Add(int64(failed))
 			if err := c.Release(ctx, 20*time.Millisecond); err != nil {
 				log.Print(err)

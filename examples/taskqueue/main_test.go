@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,5 +13,5 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // The README's main job completes: every job is processed or
 // dead-lettered, none lost, and no goroutine outlives it.
 func TestRunLosesNoJob(t *testing.T) {
-	require.NoError(t, run(500, 4, 50, 100))
+	require.NoError(t, run(filepath.Join(t.TempDir(), "jobs.db"), 500, 4, 50, 100))
 }
