@@ -58,7 +58,8 @@ type Service struct {
 }
 
 // New starts a Service over opts.Store: it starts the sweeper and the claim
-// scheduler (B3). Invalid Limits give an ErrInvalid error.
+// scheduler (B3). Invalid Limits give an ErrInvalid error; the store is
+// then still open and still the caller's to close.
 func New(opts Options) (*Service, error) {
 	if opts.Store == nil {
 		panic("herald: Options.Store is nil")
