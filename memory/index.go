@@ -16,6 +16,13 @@ import (
 type index struct {
 	root *node
 	size int
+	// finger is the leaf the last Delete removed from, or nil. Queues delete
+	// in nearly the order they post, so the next delete usually falls in the
+	// same leaf and skips the descent from the root. A leaf leaves the tree
+	// only through a merge or by emptying, both on the delete path, which
+	// drops the finger; a split keeps the leaf in the tree with a narrower
+	// range, which the range check in Delete respects.
+	finger *node
 }
 
 // entry is an index item: its sort key (t, then k) and the slab index of its
@@ -47,7 +54,7 @@ type node struct {
 func (t *index) Len() int { return t.size }
 
 // Clear empties the index.
-func (t *index) Clear() { t.root, t.size = nil, 0 }
+func (t *index) Clear() { t.root, t.size, t.finger = nil, 0, nil }
 
 // lower returns the position of the first entry not less than x.
 func (nd *node) lower(x entry) int {
@@ -205,15 +212,59 @@ func (t *index) Delete(x entry) (entry, bool) {
 	if t.size == 0 {
 		return entry{}, false
 	}
-	old, ok := t.root.delete(x)
-	if !ok {
-		return entry{}, false
+	if f := t.finger; f != nil && f.covers(x) && len(f.items) > nodeMax/4 {
+		// x can only be in f, and f stays too full to need its parent:
+		// exactly what the descent below would do, without the descent.
+		return t.removeFrom(f, x)
 	}
-	t.size--
+	var buf [16]step
+	path := buf[:0]
+	nd := t.root
+	for nd.kids != nil {
+		j := nd.child(x)
+		path = append(path, step{nd, j})
+		nd = nd.kids[j]
+	}
+	old, ok := t.removeFrom(nd, x)
+	if !ok {
+		return old, false
+	}
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i].nd.shrink(path[i].j) {
+			t.finger = nil // the leaf may have left the tree
+		}
+	}
 	for len(t.root.kids) == 1 {
 		t.root = t.root.kids[0]
 	}
 	return old, true
+}
+
+// step is one level of a descent: a node and the kid taken.
+type step struct {
+	nd *node
+	j  int
+}
+
+// removeFrom removes x from leaf nd, which must be the only leaf that can
+// hold it, and makes nd the finger.
+func (t *index) removeFrom(nd *node, x entry) (entry, bool) {
+	i := nd.lower(x)
+	if i == len(nd.items) || x.less(nd.items[i]) {
+		return entry{}, false
+	}
+	old := nd.items[i]
+	nd.removeAt(i)
+	t.size--
+	t.finger = nd
+	return old, true
+}
+
+// covers reports whether x falls within leaf nd's entries, so that no other
+// leaf can hold it.
+func (nd *node) covers(x entry) bool {
+	n := len(nd.items)
+	return n > 0 && !x.less(nd.items[0]) && !nd.items[n-1].less(x)
 }
 
 // DeleteMin removes and returns the least entry.
@@ -225,39 +276,26 @@ func (t *index) DeleteMin() (entry, bool) {
 	return x, ok
 }
 
-func (nd *node) delete(x entry) (entry, bool) {
-	if nd.kids == nil {
-		i := nd.lower(x)
-		if i == len(nd.items) || x.less(nd.items[i]) {
-			return entry{}, false
-		}
-		old := nd.items[i]
-		nd.removeAt(i)
-		return old, true
-	}
-	j := nd.child(x)
-	old, ok := nd.kids[j].delete(x)
-	if ok {
-		nd.shrink(j)
-	}
-	return old, ok
-}
-
 // shrink tidies kid j after a delete under it: an empty kid goes, and one
 // under a quarter full merges with a neighbour if both fit in one node.
 // Merging only pairs that fit keeps deletes cheap (no stealing back and
 // forth), and a pair that does not fit is over half full on average.
-func (nd *node) shrink(j int) {
+// It reports whether it changed the tree's shape.
+func (nd *node) shrink(j int) bool {
 	n := len(nd.kids[j].items)
 	switch {
 	case n == 0:
 		nd.removeAt(j)
 	case n >= nodeMax/4:
+		return false
 	case j+1 < len(nd.kids) && n+len(nd.kids[j+1].items) <= nodeMax:
 		nd.merge(j)
 	case j > 0 && len(nd.kids[j-1].items)+n <= nodeMax:
 		nd.merge(j - 1)
+	default:
+		return false
 	}
+	return true
 }
 
 // merge moves kid j+1 into kid j.
