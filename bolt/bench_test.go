@@ -3,12 +3,14 @@ package bolt
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
 
 	"github.com/heraldmq/herald/store"
 )
@@ -25,11 +27,15 @@ func openBench(b *testing.B) *Store {
 	return s
 }
 
-// reportBatching reports how many ops shared each commit (D2).
+// reportBatching reports how many ops shared each commit (D2) and how many
+// pages each commit wrote (bbolt counts the meta page and each multi-page
+// write, such as the freelist, as one).
 func reportBatching(b *testing.B, s *Store) {
 	commits, ops := s.commitStats()
 	if commits > 0 {
 		b.ReportMetric(float64(ops)/float64(commits), "ops/commit")
+		st := s.db.Stats()
+		b.ReportMetric(float64(st.TxStats.GetWrite())/float64(commits), "writes/commit")
 	}
 }
 
@@ -126,7 +132,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 }
 
 // BenchmarkPipelineBatching is storetest's Pipeline with the ops per
-// commit reported.
+// commit reported: consumers that find nothing yield, as there.
 func BenchmarkPipelineBatching(b *testing.B) {
 	const producers, consumers, perOp = 4, 4, 1000
 	s := openBench(b)
@@ -154,6 +160,9 @@ func BenchmarkPipelineBatching(b *testing.B) {
 					b.Error(err)
 					return
 				}
+				if k == 0 {
+					runtime.Gosched() // producers are behind
+				}
 				consumed.Add(int64(k))
 			}
 		})
@@ -176,4 +185,27 @@ func claimDelete(ctx context.Context, s *Store, q store.QueueRef, limit int) (in
 		ids[i] = m.ID
 	}
 	return len(ids), s.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: q, IDs: ids, Claim: res.Claim.ID, Now: time.Now()})
+}
+
+// BenchmarkBareCommit is the floor under every write: one bbolt put
+// committed (two fdatasyncs) in the store's file, outside herald. Its
+// median, times three, bounds BenchmarkRoundTrip's.
+func BenchmarkBareCommit(b *testing.B) {
+	s := openBench(b)
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("bench-bare"))
+			if err != nil {
+				return err
+			}
+			return bk.Put([]byte("k"), benchBody)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.ReportMetric(float64(median(lat).Microseconds())/1000, "p50-ms")
 }

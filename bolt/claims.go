@@ -359,26 +359,53 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 // empty and nothing is due. It then returns the result the write would.
 func (s *Store) idleClaim(p *store.CreateClaimParams) (res store.ClaimResult, idle bool, err error) {
 	now := s.observe(p.Now)
+	m, idle, err := s.idleQueue(p.Queue, now)
+	if !idle || err != nil {
+		return res, false, err
+	}
+	if m.until != missingQueue {
+		if _, err := claimDeadline(now, p.TTL, p.Grace); err != nil {
+			return res, false, err
+		}
+	}
+	if m.next != never {
+		res.NextReady = toTime(m.next)
+	}
+	return res, true, nil
+}
+
+// missingQueue is the until of the mark idleQueue returns for a missing
+// queue; such marks are not kept.
+const missingQueue = -1
+
+// idleQueue reports whether queue ref is missing, or has no free message
+// and nothing due at now, from its idle mark or else a read. When it is
+// idle, the mark says until when and the NextReady to report.
+func (s *Store) idleQueue(ref store.QueueRef, now int64) (m idleMark, idle bool, err error) {
+	key := string(queueKey(ref))
+	if m, ok := s.commit.idleAt(key, now); ok {
+		return m, true, nil
+	}
+	gen := int64(s.commit.gen.Load())
 	err = s.view(func(tx *bbolt.Tx) error {
-		q, err := readQueue(tx, p.Queue)
+		q, err := readQueue(tx, ref)
 		if err != nil {
 			return err
 		}
 		if q == nil {
-			idle = true
+			m, idle = idleMark{gen: gen, until: missingQueue, next: never}, true
 			return nil
 		}
-		if k, _ := q.ready.Cursor().First(); k != nil || !q.settled(now) {
+		if k, _ := q.ready.Cursor().First(); k != nil {
 			return nil
 		}
-		if _, err := claimDeadline(now, p.TTL, p.Grace); err != nil {
-			return err
+		until := q.due()
+		if until <= now {
+			return nil
 		}
-		idle = true
-		if t := nextReady(q.delayed, q.claimExp); t != never {
-			res.NextReady = toTime(t)
-		}
+		m, idle = idleMark{gen: gen, until: until, next: nextReady(q.delayed, q.claimExp)}, true
+		s.commit.markIdle(key, m)
 		return nil
 	})
-	return res, idle, err
+	return m, idle, err
 }

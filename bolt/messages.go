@@ -75,6 +75,9 @@ func (s *Store) PostTx(tx *bbolt.Tx, p store.PostParams) ([]store.ID, error) {
 	for i := range p.Messages {
 		sums[i] = store.Checksum(p.Messages[i].Body)
 	}
+	// The application commits tx, outside the committer: a commit moves
+	// the generation that idle marks hold for.
+	tx.OnCommit(func() { s.commit.gen.Add(1) })
 	w := s.newWtx(tx)
 	var ids []store.ID
 	err := w.runOp(func(w *wtx) error {
@@ -394,21 +397,8 @@ func firstKeys(b *bbolt.Bucket, n int) []store.ID {
 }
 
 // idle reports whether queue ref is missing, or has no free message and
-// nothing due at now, read without a commit.
-func (s *Store) idle(ref store.QueueRef, t time.Time) (idle bool, err error) {
-	now := s.observe(t)
-	err = s.view(func(tx *bbolt.Tx) error {
-		q, err := readQueue(tx, ref)
-		if err != nil {
-			return err
-		}
-		if q == nil {
-			idle = true
-			return nil
-		}
-		k, _ := q.ready.Cursor().First()
-		idle = k == nil && q.settled(now)
-		return nil
-	})
+// nothing due at now, without a commit.
+func (s *Store) idle(ref store.QueueRef, t time.Time) (bool, error) {
+	_, idle, err := s.idleQueue(ref, s.observe(t))
 	return idle, err
 }

@@ -46,8 +46,12 @@ func (q *rq) rec(id store.ID) (rec, bool, error) {
 
 // settled reports whether nothing is due at now: no claim has expired, no
 // delay ended and no message expired since the last write applied them.
-func (q *rq) settled(now int64) bool {
-	return min(firstTime(q.claimExp), firstTime(q.delayed), firstTime(q.expiry)) > now
+func (q *rq) settled(now int64) bool { return q.due() > now }
+
+// due returns the earliest time in the claim expiry, delay and message
+// expiry indexes, or never.
+func (q *rq) due() int64 {
+	return min(firstTime(q.claimExp), firstTime(q.delayed), firstTime(q.expiry))
 }
 
 // Message states, for stats.
