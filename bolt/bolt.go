@@ -47,8 +47,27 @@ type Options struct {
 
 // Store is a store.Store kept in one bbolt file. Create it with Open.
 type Store struct {
+	// db is the open file. Compact replaces it, holding gate exclusively
+	// and the commit lead; everything else reads it under gate (shared),
+	// as the commit leader, or under compactMu (Close).
 	db   *bbolt.DB
-	path string // the registry key
+	path string  // the registry key
+	opts Options // with defaults applied; Compact reopens with them
+	// handle is db again, for DB: an application may call DB inside its
+	// own transaction, which Compact's swap waits for, so DB takes no
+	// lock.
+	handle atomic.Pointer[bbolt.DB]
+
+	// gate is taken shared by every read (view) and exclusively by Compact
+	// while it swaps the file. Writes are held back by Compact taking the
+	// commit lead instead (committer.pause), so they pay nothing.
+	gate sync.RWMutex
+	// compactMu serialises Compact with itself and with Close.
+	compactMu sync.Mutex
+	// compactHook, if set (by tests only), runs inside Compact at the
+	// named stage: "copied" (the copy is fsynced, the old file still
+	// open) and "renamed" (the copy replaced the file, not yet reopened).
+	compactHook func(stage string)
 
 	closed atomic.Bool
 	commit committer
@@ -114,6 +133,7 @@ func Open(path string, opts *Options) (*Store, error) {
 
 	s, err := open(path, o)
 	if err != nil {
+
 		registry.Lock()
 		delete(registry.open, key)
 		registry.Unlock()
@@ -124,12 +144,29 @@ func Open(path string, opts *Options) (*Store, error) {
 }
 
 func open(path string, o Options) (s *Store, err error) {
+	db, err := openDB(path, o)
+	if err != nil {
+		return nil, err
+	}
+	s = &Store{db: db, opts: o, ids: store.NewIDSource()}
+	s.handle.Store(db)
+	s.commit.s = s
+	if err := s.init(path); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the bbolt file with the options every herald store uses
+// (Open and Compact's reopen), mapping errors and panics to herald's
+// sentinels.
+func openDB(path string, o Options) (db *bbolt.DB, err error) {
 	bo := &bbolt.Options{
 		Timeout:      o.Timeout,
 		FreelistType: bbolt.FreelistMapType,
 		MaxSize:      o.MaxSize,
 	}
-	var db *bbolt.DB
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -141,13 +178,7 @@ func open(path string, o Options) (s *Store, err error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	s = &Store{db: db, ids: store.NewIDSource()}
-	s.commit.s = s
-	if err := s.init(path); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return s, nil
+	return db, nil
 }
 
 // openError maps bbolt's open errors to herald's sentinels (D4).
@@ -223,8 +254,10 @@ const minTime = -1 << 63
 
 // Close closes the file. Later calls return ErrClosed; a second Close
 // returns nil. Calls in flight finish first: bbolt's Close waits for open
-// transactions.
+// transactions. A Compact in progress finishes first too.
 func (s *Store) Close() error {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -245,7 +278,11 @@ func (s *Store) Path() string { return s.path }
 // DB returns the bbolt database, so an application can keep its own buckets
 // in the same file and enqueue inside its own transactions with PostTx
 // (X2). It must not touch the "herald" and "queues" buckets.
-func (s *Store) DB() *bbolt.DB { return s.db }
+//
+// Compact replaces the database: call DB again after it rather than keeping
+// the handle (the old one is closed), and do not run transactions on DB
+// while a Compact runs (Compact fails rather than lose their writes).
+func (s *Store) DB() *bbolt.DB { return s.handle.Load() }
 
 func errClosed() error { return store.Errorf(store.ErrClosed, "bolt store is closed") }
 
@@ -269,6 +306,8 @@ func (s *Store) view(fn func(tx *bbolt.Tx) error) (err error) {
 	if s.closed.Load() {
 		return errClosed()
 	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	defer func() {
 		if v := recover(); v != nil {
 			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
