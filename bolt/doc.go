@@ -40,6 +40,11 @@
 // the due prefixes of the time indexes. Sweep visits every queue (a few
 // seeks each) and applies at most Limit due items per call.
 //
+// bbolt reuses the pages deletes free but never returns them to the file
+// system; Compact (store.Compacter) rewrites the file to its live size, for
+// after a large backlog drains. Verify checks the whole file: bbolt's page
+// check and every index against the records.
+//
 // A claim ends once it holds no message (deleted, purged or expired), as in
 // package memory. Every body is checked against its CRC32C on every read
 // (M11). Applications may keep their own buckets in the same file and post
