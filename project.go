@@ -60,6 +60,8 @@ func (p *Project) ListQueues(ctx context.Context, o ListQueuesOptions) ([]QueueI
 	if err := s.limits.checkCount(o.Limit, "page size"); err != nil {
 		return nil, err
 	}
+	// A listing spans every store, not one queue's, so it does not go
+	// through storeFor; with pools it merges each pool's listing.
 	infos, err := s.store.ListQueues(ctx, store.ListQueuesParams{
 		Project: p.id, Marker: o.Marker, Limit: o.Limit, WithMetadata: o.WithMetadata,
 	})
