@@ -14,11 +14,15 @@ import (
 type ID [16]byte
 
 // ParseID parses the 26-character text form of an ID. Anything else gives
-// ErrInvalidID.
+// ErrInvalidID, and so does the all-zero text: the zero ID means "none",
+// so a claim ID read from outside can never pass for "no claim".
 func ParseID(s string) (ID, error) {
 	u, err := ulid.ParseStrict(s)
 	if err != nil {
 		return ID{}, Errorf(ErrInvalidID, "id %q: %v", s, err)
+	}
+	if ID(u).IsZero() {
+		return ID{}, Errorf(ErrInvalidID, "id %q: the zero id names nothing", s)
 	}
 	return ID(u), nil
 }
