@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -168,6 +169,10 @@ func openDB(path string, o Options) (db *bbolt.DB, err error) {
 		MaxSize:      o.MaxSize,
 	}
 	func() {
+		// A meta page that points past the end of the file makes bbolt
+		// read unmapped file pages: SIGBUS, fatal unless turned into a
+		// panic here.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		defer func() {
 			if v := recover(); v != nil {
 				err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
@@ -205,6 +210,7 @@ func openError(path string, err error) error {
 // init checks or writes the schema and loads the ID and clock high-water
 // marks.
 func (s *Store) init(path string) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see openDB
 	defer func() {
 		if v := recover(); v != nil {
 			err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
@@ -262,6 +268,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.commit.close()
+	s.saveClock()
 	err := s.db.Close()
 	registry.Lock()
 	delete(registry.open, s.path)
@@ -270,6 +277,34 @@ func (s *Store) Close() error {
 		return fmt.Errorf("herald: close %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// saveClock persists the clock's high-water mark when reads moved it past
+// what the last write stored, so that what a read saw expire stays expired
+// after a reopen with the clock behind. Writes persist it with every batch;
+// only a reads-only stretch before Close needs this. It is best effort: on
+// a full or read-only disk Close still closes (a crash, likewise, keeps the
+// mark of the last write).
+func (s *Store) saveClock() {
+	defer func() { _ = recover() }() // a damaged file: Close still closes
+	hw := s.hw.Load()
+	stale := false
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if h := tx.Bucket(bkHerald); h != nil {
+			v, ok := bytesInt64(h.Get(keyNow))
+			stale = !ok || v < hw
+		}
+		return nil
+	})
+	if !stale {
+		return
+	}
+	_ = s.db.Update(func(tx *bbolt.Tx) error {
+		if h := tx.Bucket(bkHerald); h != nil {
+			return h.Put(keyNow, int64Bytes(hw))
+		}
+		return nil
+	})
 }
 
 // Path returns the absolute path of the store file.
@@ -308,6 +343,7 @@ func (s *Store) view(fn func(tx *bbolt.Tx) error) (err error) {
 	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see openDB
 	defer func() {
 		if v := recover(); v != nil {
 			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
