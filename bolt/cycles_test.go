@@ -38,5 +38,7 @@ func TestOpenCloseCyclesLeakNothing(t *testing.T) {
 		require.NoError(t, s.Close(), "cycle %d", i)
 	}
 	require.Equal(t, baseFDs, fds(), "file descriptors after %d cycles", cycles)
-	require.Equal(t, baseG, runtime.NumGoroutine(), "goroutines after %d cycles", cycles)
+	// At most the baseline: goroutines an earlier test left finishing may
+	// end meanwhile, but a leak would add at least one per cycle.
+	require.LessOrEqual(t, runtime.NumGoroutine(), baseG, "goroutines after %d cycles", cycles)
 }
