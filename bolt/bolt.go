@@ -71,6 +71,8 @@ type Store struct {
 	compactHook func(stage string)
 
 	closed atomic.Bool
+	// broken is set once a panic escaped bbolt (see guard).
+	broken atomic.Bool
 	commit committer
 
 	// ids issues message and claim IDs. It is touched only inside a bbolt
@@ -169,10 +171,7 @@ func openDB(path string, o Options) (db *bbolt.DB, err error) {
 		MaxSize:      o.MaxSize,
 	}
 	func() {
-		// A meta page that points past the end of the file makes bbolt
-		// read unmapped file pages: SIGBUS, fatal unless turned into a
-		// panic here.
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer faultsPanic()()
 		defer func() {
 			if v := recover(); v != nil {
 				err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
@@ -210,7 +209,7 @@ func openError(path string, err error) error {
 // init checks or writes the schema and loads the ID and clock high-water
 // marks.
 func (s *Store) init(path string) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see openDB
+	defer faultsPanic()()
 	defer func() {
 		if v := recover(); v != nil {
 			err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
@@ -260,7 +259,10 @@ const minTime = -1 << 63
 
 // Close closes the file. Later calls return ErrClosed; a second Close
 // returns nil. Calls in flight finish first: bbolt's Close waits for open
-// transactions. A Compact in progress finishes first too.
+// transactions. A Compact in progress finishes first too. After a call hit
+// damaged data (ErrCorrupt from a fault) Close returns ErrCorrupt and leaves
+// the file descriptor and its lock to the process rather than wait on
+// bbolt's locks, which the fault may have left held.
 func (s *Store) Close() error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -268,12 +270,17 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.commit.close()
+	defer func() {
+		registry.Lock()
+		delete(registry.open, s.path)
+		registry.Unlock()
+	}()
+	if s.broken.Load() {
+		// bbolt may still hold the locks its Close would wait on forever.
+		return store.Errorf(store.ErrCorrupt, "close %s: damaged data was hit; the file stays open until the process exits", s.path)
+	}
 	s.saveClock()
-	err := s.db.Close()
-	registry.Lock()
-	delete(registry.open, s.path)
-	registry.Unlock()
-	if err != nil {
+	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("herald: close %s: %w", s.path, err)
 	}
 	return nil
@@ -286,6 +293,7 @@ func (s *Store) Close() error {
 // a full or read-only disk Close still closes (a crash, likewise, keeps the
 // mark of the last write).
 func (s *Store) saveClock() {
+	defer faultsPanic()()
 	defer func() { _ = recover() }() // a damaged file: Close still closes
 	hw := s.hw.Load()
 	stale := false
@@ -305,6 +313,18 @@ func (s *Store) saveClock() {
 		}
 		return nil
 	})
+}
+
+// faultsPanic makes a memory fault in this goroutine a panic, which the
+// caller recovers as ErrCorrupt, until the returned func restores the old
+// setting. bbolt reads the file through a memory map, and a damaged page
+// can point outside it (a meta page with its freelist past the end, a
+// garbage branch pointer): SIGBUS or SIGSEGV, fatal to the whole process
+// unless turned into a panic. Every path that reads mapped pages and
+// recovers uses it: defer faultsPanic()().
+func faultsPanic() (restore func()) {
+	old := debug.SetPanicOnFault(true)
+	return func() { debug.SetPanicOnFault(old) }
 }
 
 // Path returns the absolute path of the store file.
@@ -335,6 +355,25 @@ func (s *Store) observe(t time.Time) int64 {
 	}
 }
 
+// guard runs fn, a call into bbolt, turning a panic (a fault on a damaged
+// page; see faultsPanic) into ErrCorrupt. A panic that escaped bbolt may
+// have left its locks held (a fault inside its own rollback does), so the
+// store is then broken: later calls fail at once with ErrCorrupt, and Close
+// does not wait on bbolt.
+func (s *Store) guard(fn func() error) (err error) {
+	if s.broken.Load() {
+		return store.Errorf(store.ErrCorrupt, "%s: an earlier call hit damaged data; the store must be reopened", s.path)
+	}
+	defer faultsPanic()()
+	defer func() {
+		if v := recover(); v != nil {
+			s.broken.Store(true)
+			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
+		}
+	}()
+	return fn()
+}
+
 // view runs fn in a read transaction, turning bbolt panics into ErrCorrupt
 // and a closed database into ErrClosed.
 func (s *Store) view(fn func(tx *bbolt.Tx) error) (err error) {
@@ -343,13 +382,7 @@ func (s *Store) view(fn func(tx *bbolt.Tx) error) (err error) {
 	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // see openDB
-	defer func() {
-		if v := recover(); v != nil {
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
-		}
-	}()
-	return txError(s.db.View(fn))
+	return s.guard(func() error { return txError(s.db.View(fn)) })
 }
 
 // txError maps bbolt's transaction errors to herald's sentinels.

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 
 	"go.etcd.io/bbolt"
-
-	"github.com/heraldmq/herald/store"
 )
 
 // Group commit (D2). A store starts no goroutines, so batching is led by
@@ -214,14 +212,9 @@ func (c *committer) commitBatch(ops []*op) {
 	}
 }
 
-// writeTx runs fn in db.Update, recovering panics as ErrCorrupt.
-func (s *Store) writeTx(fn func(tx *bbolt.Tx) error) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
-		}
-	}()
-	return txError(s.db.Update(fn))
+// writeTx runs fn in db.Update under guard: a panic is ErrCorrupt.
+func (s *Store) writeTx(fn func(tx *bbolt.Tx) error) error {
+	return s.guard(func() error { return txError(s.db.Update(fn)) })
 }
 
 // commitStats returns how many write transactions the group committer has

@@ -53,7 +53,7 @@ func (s *Store) Compact(ctx context.Context) (before, after int64, err error) {
 	if s.closed.Load() {
 		return 0, 0, errClosed()
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.guard(ctx.Err); err != nil { // refuses a broken store too
 		return 0, 0, err
 	}
 	path, tmp := s.path, s.path+".compact"
@@ -176,6 +176,7 @@ func copyDB(tmp string, src *bbolt.DB, mode os.FileMode, timeout time.Duration) 
 		return fmt.Errorf("herald: compact: create %s: %w", tmp, err)
 	}
 	func() {
+		defer faultsPanic()()
 		defer func() {
 			if v := recover(); v != nil {
 				err = store.Errorf(store.ErrCorrupt, "compact: copying %s: %v", src.Path(), v)
@@ -201,6 +202,7 @@ func copyDB(tmp string, src *bbolt.DB, mode os.FileMode, timeout time.Duration) 
 // lastTxID opens the closed file read-only and returns the ID of its last
 // committed transaction.
 func lastTxID(path string, timeout time.Duration) (id int, err error) {
+	defer faultsPanic()()
 	defer func() {
 		if v := recover(); v != nil {
 			err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
@@ -218,6 +220,7 @@ func lastTxID(path string, timeout time.Duration) (id int, err error) {
 // checkSchema checks that a reopened file is a herald store of this
 // version.
 func checkSchema(db *bbolt.DB) (err error) {
+	defer faultsPanic()()
 	defer func() {
 		if v := recover(); v != nil {
 			err = store.Errorf(store.ErrCorrupt, "%s: %v", db.Path(), v)

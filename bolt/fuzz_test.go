@@ -78,7 +78,11 @@ func FuzzOpenBolt(f *testing.F) {
 			return
 		}
 		s := r.s
-		defer func() { require.NoError(t, s.Close()) }()
+		defer func() { // ErrCorrupt when a call hit damaged data (see Close)
+			if err := s.Close(); err != nil {
+				require.ErrorIs(t, err, store.ErrCorrupt)
+			}
+		}()
 		ctx := context.Background()
 		okOrCorrupt := func(err error, what string) {
 			if err != nil {

@@ -62,6 +62,7 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 // its transaction back (return the error from its Update function), since
 // the post may have written part of its work.
 func (s *Store) PostTx(tx *bbolt.Tx, p store.PostParams) ([]store.ID, error) {
+	defer faultsPanic()() // runOp below recovers what it turns into panics
 	if s.closed.Load() {
 		return nil, errClosed()
 	}

@@ -18,6 +18,9 @@ import (
 // every page.
 func (s *Store) Verify(ctx context.Context) error {
 	return s.view(func(tx *bbolt.Tx) error {
+		if err := touchPages(tx); err != nil {
+			return err
+		}
 		for err := range tx.Check() {
 			return store.Errorf(store.ErrCorrupt, "%s: %v", s.path, err)
 		}
@@ -39,6 +42,27 @@ func (s *Store) Verify(ctx context.Context) error {
 			return nil
 		})
 	})
+}
+
+// touchPages reads every key of every bucket, nested ones too, which reads
+// every branch and leaf page tx.Check will. tx.Check reads them in a
+// goroutine of its own, where a page pointer outside the file is a fatal
+// fault; here, under view's faultsPanic, it is a panic view turns into
+// ErrCorrupt. So the walk goes first and Check only reads pages that are
+// known to be readable.
+func touchPages(tx *bbolt.Tx) error {
+	var walk func(b *bbolt.Bucket) error
+	walk = func(b *bbolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				if nested := b.Bucket(k); nested != nil {
+					return walk(nested)
+				}
+			}
+			return nil
+		})
+	}
+	return tx.ForEach(func(_ []byte, b *bbolt.Bucket) error { return walk(b) })
 }
 
 // verifyQueue checks one queue. Each message must be in expiry, and in
