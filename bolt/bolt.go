@@ -343,7 +343,7 @@ func errClosed() error { return store.Errorf(store.ErrClosed, "bolt store is clo
 
 // observe returns the latest of t and every Now seen before, in Unix ns.
 func (s *Store) observe(t time.Time) int64 {
-	n := toNanos(t)
+	n := store.Nanos(t)
 	for {
 		seen := s.hw.Load()
 		if n <= seen {

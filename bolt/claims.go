@@ -3,31 +3,11 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/heraldmq/herald/store"
 )
-
-func checkClaimTimes(ttl, grace time.Duration) error {
-	if ttl <= 0 {
-		return store.Errorf(store.ErrInvalidTTL, "claim ttl %v: must be more than zero", ttl)
-	}
-	if grace < 0 {
-		return store.Errorf(store.ErrInvalidTTL, "claim grace %v: negative", grace)
-	}
-	return nil
-}
-
-// claimDeadline returns now+ttl, or ErrInvalidTTL if now+ttl+grace
-// overflows.
-func claimDeadline(now int64, ttl, grace time.Duration) (int64, error) {
-	if overflows(now, ttl) || overflows(now+int64(ttl), grace) {
-		return 0, store.Errorf(store.ErrInvalidTTL, "claim ttl %v and grace %v: deadline overflows", ttl, grace)
-	}
-	return now + int64(ttl), nil
-}
 
 func claimNotFound(id store.ID) error {
 	return store.Errorf(store.ErrClaimNotFound, "claim %s not found or expired", id)
@@ -40,7 +20,7 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 	if err := p.Queue.Check(); err != nil {
 		return store.ClaimResult{}, err
 	}
-	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
 		return store.ClaimResult{}, err
 	}
 	if err := store.CheckLimit(p.Limit, "claim limit"); err != nil {
@@ -74,7 +54,7 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 	if err := q.advance(now); err != nil {
 		return res, err
 	}
-	expires, err := claimDeadline(now, p.TTL, p.Grace)
+	expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)
 	if err != nil {
 		return res, err
 	}
@@ -141,7 +121,7 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 			r.claimCount, r.claim, r.claimExp = 0, store.ID{}, 0
 			r.visibleAt = now
 			if o.DeadLetterTTL > 0 {
-				r.expires = addClamp(now, int64(o.DeadLetterTTL))
+				r.expires = store.AddNanos(now, int64(o.DeadLetterTTL))
 			}
 			// The record still points into the old page; encode copies it
 			// before the page can be reused.
@@ -159,7 +139,7 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 		return res, nil
 	}
 
-	until := addClamp(expires, int64(p.Grace))
+	until := store.AddNanos(expires, int64(p.Grace))
 	out := make([]store.Message, len(take))
 	for i := range take {
 		m := &take[i]
@@ -258,7 +238,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 	if err := p.Queue.Check(); err != nil {
 		return store.ClaimInfo{}, err
 	}
-	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
 		return store.ClaimInfo{}, err
 	}
 	var info store.ClaimInfo
@@ -274,7 +254,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 		if err := q.advance(now); err != nil {
 			return err
 		}
-		expires, err := claimDeadline(now, p.TTL, p.Grace)
+		expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)
 		if err != nil {
 			return err
 		}
@@ -296,7 +276,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 			return err
 		}
 		q.noteDue(expires)
-		until := addClamp(expires, c.grace)
+		until := store.AddNanos(expires, c.grace)
 		for _, id := range q.claimMembers(p.Claim) {
 			r, ok, err := q.rec(id)
 			if err != nil {
@@ -342,7 +322,7 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 		if err := q.advance(now); err != nil {
 			return err
 		}
-		if overflows(now, p.Delay) {
+		if store.Overflows(now, p.Delay) {
 			return store.Errorf(store.ErrInvalidDelay, "release delay %v: deadline overflows", p.Delay)
 		}
 		c, err := q.claim(p.Claim)
@@ -364,7 +344,7 @@ func (s *Store) idleClaim(p *store.CreateClaimParams) (res store.ClaimResult, id
 		return res, false, err
 	}
 	if m.until != missingQueue {
-		if _, err := claimDeadline(now, p.TTL, p.Grace); err != nil {
+		if _, err := store.ClaimDeadline(now, p.TTL, p.Grace); err != nil {
 			return res, false, err
 		}
 	}

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"encoding/binary"
-	"math"
 	"time"
 
 	"github.com/heraldmq/herald/store"
@@ -218,29 +217,4 @@ func pairKey(a, b store.ID) []byte {
 	return k
 }
 
-// toNanos converts t to Unix nanoseconds, clamped to int64.
-func toNanos(t time.Time) int64 {
-	s := t.Unix()
-	switch {
-	case s <= math.MinInt64/int64(time.Second)+1:
-		return math.MinInt64
-	case s >= math.MaxInt64/int64(time.Second)-1:
-		if t.After(time.Unix(0, math.MaxInt64)) {
-			return math.MaxInt64
-		}
-	}
-	return t.UnixNano()
-}
-
 func toTime(n int64) time.Time { return time.Unix(0, n) }
-
-// addClamp returns t+d clamped to MaxInt64 (d >= 0).
-func addClamp(t, d int64) int64 {
-	if t > math.MaxInt64-d {
-		return math.MaxInt64
-	}
-	return t + d
-}
-
-// overflows reports whether t+d does not fit in int64 (d >= 0).
-func overflows(t int64, d time.Duration) bool { return t > math.MaxInt64-int64(d) }

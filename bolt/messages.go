@@ -119,24 +119,11 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 	delays := make([]time.Duration, len(p.Messages))
 	for i := range p.Messages {
 		d := &p.Messages[i]
-		ttl := d.TTL
-		if ttl == 0 {
-			ttl = o.DefaultMessageTTL
-		}
-		if ttl == 0 {
-			ttl = p.DefaultTTL
-		}
-		if ttl <= 0 {
-			ttl = store.DefaultMessageTTL
-		}
-		delay := d.Delay
-		if delay == 0 {
-			delay = o.DefaultMessageDelay
-		}
-		if overflows(now, ttl) {
+		ttl, delay := o.MessageTTL(*d, p.DefaultTTL), o.MessageDelay(*d)
+		if store.Overflows(now, ttl) {
 			return nil, store.Errorf(store.ErrInvalidTTL, "ttl %v: deadline overflows", ttl)
 		}
-		if overflows(now, delay) {
+		if store.Overflows(now, delay) {
 			return nil, store.Errorf(store.ErrInvalidDelay, "delay %v: deadline overflows", delay)
 		}
 		ttls[i], delays[i] = ttl, delay
@@ -153,7 +140,7 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 	if window == 0 {
 		window = store.DefaultDedupWindow
 	}
-	dedupUntil := addClamp(now, int64(window))
+	dedupUntil := store.AddNanos(now, int64(window))
 	ids := make([]store.ID, len(p.Messages))
 	var inBatch map[string]int
 	for i := range p.Messages {

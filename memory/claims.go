@@ -14,7 +14,7 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 	if err := p.Queue.Check(); err != nil {
 		return store.ClaimResult{}, err
 	}
-	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
 		return store.ClaimResult{}, err
 	}
 	if err := store.CheckLimit(p.Limit, "claim limit"); err != nil {
@@ -68,32 +68,13 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 	}
 }
 
-func checkClaimTimes(ttl, grace time.Duration) error {
-	if ttl <= 0 {
-		return store.Errorf(store.ErrInvalidTTL, "claim ttl %v: must be more than zero", ttl)
-	}
-	if grace < 0 {
-		return store.Errorf(store.ErrInvalidTTL, "claim grace %v: negative", grace)
-	}
-	return nil
-}
-
-// claimDeadline returns now+ttl, or ErrInvalidTTL if now+ttl+grace
-// overflows.
-func claimDeadline(now int64, ttl, grace time.Duration) (int64, error) {
-	if overflows(now, ttl) || overflows(now+int64(ttl), grace) {
-		return 0, store.Errorf(store.ErrInvalidTTL, "claim ttl %v and grace %v: deadline overflows", ttl, grace)
-	}
-	return now + int64(ttl), nil
-}
-
 // claim runs CreateClaim on q, locked, with d (if not nil) its dead-letter
 // queue, also locked. dl says whether dead-lettering is on. It reports
 // needDLQ, having changed nothing, when a message must move to a
 // dead-letter queue that does not exist yet.
 func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.CreateClaimParams, now int64) (res store.ClaimResult, needDLQ bool, err error) {
 	now = q.advance(now)
-	expires, err := claimDeadline(now, p.TTL, p.Grace)
+	expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)
 	if err != nil {
 		return res, false, err
 	}
@@ -152,7 +133,7 @@ func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.Crea
 			m.claim = nil
 			m.visibleAt = dnow
 			if o.DeadLetterTTL > 0 {
-				m.expires = addClamp(dnow, int64(o.DeadLetterTTL))
+				m.expires = store.AddNanos(dnow, int64(o.DeadLetterTTL))
 			}
 			d.insert(m)
 		}
@@ -296,7 +277,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 	if err := p.Queue.Check(); err != nil {
 		return store.ClaimInfo{}, err
 	}
-	if err := checkClaimTimes(p.TTL, p.Grace); err != nil {
+	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
 		return store.ClaimInfo{}, err
 	}
 	now := s.observe(p.Now)
@@ -308,7 +289,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 		return store.ClaimInfo{}, claimNotFound(p.Claim)
 	}
 	now = q.advance(now)
-	expires, err := claimDeadline(now, p.TTL, p.Grace)
+	expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)
 	if err != nil {
 		q.mu.Unlock()
 		return store.ClaimInfo{}, err
@@ -343,7 +324,7 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 		return err
 	}
 	now = q.advance(now)
-	if overflows(now, p.Delay) {
+	if store.Overflows(now, p.Delay) {
 		q.mu.Unlock()
 		return store.Errorf(store.ErrInvalidDelay, "release delay %v: deadline overflows", p.Delay)
 	}

@@ -67,7 +67,7 @@ func errClosed() error { return store.Errorf(store.ErrClosed, "memory store is c
 // observe returns the latest of t and every Now seen before, in Unix
 // nanoseconds: time never goes backwards.
 func (s *Store) observe(t time.Time) int64 {
-	n := toNanos(t)
+	n := store.Nanos(t)
 	for {
 		seen := s.seen.Load()
 		if n <= seen {

@@ -82,11 +82,11 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 	}
 
 	now = q.advance(now)
-	if overflows(now, maxTTL) {
+	if store.Overflows(now, maxTTL) {
 		q.mu.Unlock()
 		return nil, store.Errorf(store.ErrInvalidTTL, "ttl %v: deadline overflows", maxTTL)
 	}
-	if overflows(now, maxDelay) {
+	if store.Overflows(now, maxDelay) {
 		q.mu.Unlock()
 		return nil, store.Errorf(store.ErrInvalidDelay, "delay %v: deadline overflows", maxDelay)
 	}
@@ -106,7 +106,7 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 	}
 	s.idMu.Unlock()
 
-	dedupUntil := addClamp(now, int64(window))
+	dedupUntil := store.AddNanos(now, int64(window))
 	for i, m := range ms {
 		if first != nil && first[i] != i {
 			if j := first[i]; j >= 0 {
@@ -137,27 +137,14 @@ func resolve(ms []*message, p *store.PostParams, c *conf, size int, now int64) (
 	}
 	for i, m := range ms {
 		d := &p.Messages[i]
-		ttl := d.TTL
-		if ttl == 0 {
-			ttl = o.DefaultMessageTTL
-		}
-		if ttl == 0 {
-			ttl = p.DefaultTTL
-		}
-		if ttl <= 0 {
-			ttl = store.DefaultMessageTTL
-		}
-		delay := d.Delay
-		if delay == 0 {
-			delay = o.DefaultMessageDelay
-		}
+		ttl, delay := o.MessageTTL(*d, p.DefaultTTL), o.MessageDelay(*d)
 		m.expires, m.visibleAt = int64(ttl), int64(delay)
 		maxTTL, maxDelay = max(maxTTL, ttl), max(maxDelay, delay)
 	}
-	if overflows(now, maxTTL) {
+	if store.Overflows(now, maxTTL) {
 		return 0, 0, store.Errorf(store.ErrInvalidTTL, "ttl %v: deadline overflows", maxTTL)
 	}
-	if overflows(now, maxDelay) {
+	if store.Overflows(now, maxDelay) {
 		return 0, 0, store.Errorf(store.ErrInvalidDelay, "delay %v: deadline overflows", maxDelay)
 	}
 	return maxTTL, maxDelay, nil

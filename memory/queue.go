@@ -401,7 +401,7 @@ func (q *queue) endClaim(c *claim, now int64) {
 // extend applies C2 to a claim's messages: each that would expire before
 // the claim's expiry plus grace now expires then.
 func (q *queue) extend(c *claim) {
-	until := addClamp(c.expires, c.grace)
+	until := store.AddNanos(c.expires, c.grace)
 	for _, m := range c.msgs {
 		if m != nil && m.claim == c && m.expires < until {
 			q.setExpires(m, until)
@@ -517,30 +517,5 @@ func records(ms []*message) ([]store.Message, error) {
 	return out, nil
 }
 
-// toNanos converts t to Unix nanoseconds, clamped to int64.
-func toNanos(t time.Time) int64 {
-	s := t.Unix()
-	switch {
-	case s <= math.MinInt64/int64(time.Second)+1:
-		return math.MinInt64
-	case s >= math.MaxInt64/int64(time.Second)-1:
-		if t.After(time.Unix(0, math.MaxInt64)) {
-			return math.MaxInt64
-		}
-	}
-	return t.UnixNano()
-}
-
 // toTime returns n as a time in the Local location, like time.Unix.
 func toTime(n int64) time.Time { return time.Unix(0, n) }
-
-// addClamp returns t+d clamped to MaxInt64.
-func addClamp(t, d int64) int64 {
-	if t > math.MaxInt64-d {
-		return math.MaxInt64
-	}
-	return t + d
-}
-
-// overflows reports whether t+d does not fit in int64 (d >= 0).
-func overflows(t int64, d time.Duration) bool { return t > math.MaxInt64-int64(d) }
