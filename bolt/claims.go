@@ -46,12 +46,8 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 // claim is CreateClaim inside a write transaction.
 func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 	var res store.ClaimResult
-	now := w.s.observe(p.Now)
-	q, err := w.queue(p.Queue)
+	q, now, err := w.dueQueue(p.Queue, p.Now)
 	if q == nil || err != nil {
-		return res, err
-	}
-	if err := q.advance(now); err != nil {
 		return res, err
 	}
 	expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)
@@ -314,12 +310,8 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 		return store.Errorf(store.ErrInvalidDelay, "release delay %v: negative", p.Delay)
 	}
 	return s.update(ctx, func(w *wtx) error {
-		now := w.s.observe(p.Now)
-		q, err := w.queue(p.Queue)
+		q, now, err := w.dueQueue(p.Queue, p.Now)
 		if q == nil || err != nil {
-			return err
-		}
-		if err := q.advance(now); err != nil {
 			return err
 		}
 		if store.Overflows(now, p.Delay) {

@@ -263,12 +263,8 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
 	}
 	return s.update(ctx, func(w *wtx) error {
-		now := w.s.observe(p.Now)
-		q, err := w.queue(p.Queue)
+		q, now, err := w.dueQueue(p.Queue, p.Now)
 		if q == nil || err != nil {
-			return err
-		}
-		if err := q.advance(now); err != nil {
 			return err
 		}
 		type found struct {
@@ -337,12 +333,8 @@ func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Mes
 	var out []store.Message
 	err := s.update(ctx, func(w *wtx) error {
 		out = nil
-		now := w.s.observe(p.Now)
-		q, err := w.queue(p.Queue)
+		q, now, err := w.dueQueue(p.Queue, p.Now)
 		if q == nil || err != nil {
-			return err
-		}
-		if err := q.advance(now); err != nil {
 			return err
 		}
 		ids := firstKeys(q.ready, p.Limit)

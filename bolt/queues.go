@@ -165,12 +165,8 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 		return err
 	}
 	return s.update(ctx, func(w *wtx) error {
-		now := s.observe(p.Now)
-		q, err := w.queue(p.Queue)
+		q, _, err := w.dueQueue(p.Queue, p.Now)
 		if q == nil || err != nil {
-			return err
-		}
-		if err := q.advance(now); err != nil {
 			return err
 		}
 		return q.purge()

@@ -149,6 +149,22 @@ func (w *wtx) create(ref store.QueueRef, meta json.RawMessage, now int64) (*wq, 
 // drop forgets a queue the batch deleted.
 func (w *wtx) drop(ref store.QueueRef) { delete(w.open, string(queueKey(ref))) }
 
+// dueQueue opens ref's queue as of the caller's at, with everything due by
+// then applied (claims ended, delays over, expiries removed), and returns
+// the store's now (never before the latest seen). A nil queue with a nil
+// error means the queue does not exist.
+func (w *wtx) dueQueue(ref store.QueueRef, at time.Time) (*wq, int64, error) {
+	now := w.s.observe(at)
+	q, err := w.queue(ref)
+	if q == nil || err != nil {
+		return nil, now, err
+	}
+	if err := q.advance(now); err != nil {
+		return nil, now, err
+	}
+	return q, now, nil
+}
+
 // wq is a queue inside a write transaction: its buckets, its counters as
 // of the batch so far, and its parsed options.
 type wq struct {
