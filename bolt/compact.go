@@ -109,7 +109,7 @@ func (s *Store) Compact(ctx context.Context) (before, after int64, err error) {
 		return before, before, s.reopen(path, tmp, fmt.Errorf("herald: compact %s: %w", path, err))
 	}
 	// Past this point the new file is the store.
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := syncPath(filepath.Dir(path)); err != nil {
 		// The rename may not survive a crash, and writes after it would
 		// go to the new file: refuse them rather than risk losing them.
 		return before, before, s.fail(path, fmt.Errorf("fsync of its directory failed: %w", err))
@@ -191,7 +191,7 @@ func copyDB(tmp string, src *bbolt.DB, mode os.FileMode, timeout time.Duration) 
 		err = cerr
 	}
 	if err == nil {
-		err = syncFile(tmp)
+		err = syncPath(tmp)
 	}
 	if err != nil && !errors.Is(err, store.ErrCorrupt) {
 		err = fmt.Errorf("herald: compact: writing %s: %w", tmp, err)
@@ -245,20 +245,11 @@ func removeIfExists(path string) error {
 	return nil
 }
 
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+// syncPath fsyncs a file or a directory (after a rename, the directory
+// entry must reach the disk too). A read-only descriptor is enough for
+// fsync on Linux.
+func syncPath(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
