@@ -163,7 +163,11 @@ type ReleaseClaimParams struct {
 	Claim ID
 	// Delay keeps the released messages invisible for this long (C5).
 	Delay time.Duration
-	Now   time.Time
+	// IDs, when not empty, releases only these messages; the claim keeps
+	// the rest and stays live while it holds any. IDs the claim does not
+	// hold are skipped. Empty releases every message of the claim.
+	IDs []ID
+	Now time.Time
 }
 
 // SweepParams are the arguments of Store.Sweep.

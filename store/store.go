@@ -110,7 +110,9 @@ type ClaimStore interface {
 	// kept. An unknown or expired claim gives ErrClaimNotFound.
 	RenewClaim(ctx context.Context, p RenewClaimParams) (ClaimInfo, error)
 	// ReleaseClaim ends a live claim; its messages become visible at
-	// Now+Delay (C5). An unknown or expired claim is a no-op. A negative
-	// Delay, or one whose deadline would overflow, gives ErrInvalidDelay.
+	// Now+Delay (C5). With IDs it frees only those of its messages and
+	// ends once it holds none. An unknown or expired claim is a no-op. A
+	// negative Delay, or one whose deadline would overflow, gives
+	// ErrInvalidDelay.
 	ReleaseClaim(ctx context.Context, p ReleaseClaimParams) error
 }
