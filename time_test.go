@@ -462,9 +462,10 @@ func requireWritesSeeNothing(t *testing.T, q *herald.Queue, w massWorld) {
 // invisible at once, and the sweeper removes it all in calls of at most
 // SweepBatch items.
 //
-// The memory store also applies due work when a queue is touched, so a read
-// before the sweep removes the expired items itself: the two orders are run
-// separately.
+// The memory store also applies due work when a queue is touched (in steps
+// of at most 1,000 items with the queue's lock released between them, B1;
+// memory/catchup_test.go proves the steps), so a read before the sweep
+// removes the expired items itself: the two orders are run separately.
 func TestMassExpiryMemory(t *testing.T) {
 	t.Run("sweeper-first", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -518,6 +519,8 @@ func TestMassExpiryMemory(t *testing.T) {
 // B1 + B4 on bolt: the same mass expiry, reads first (bolt reads never
 // write, so they leave all of it to the sweep), then Service.Sweep by hand
 // in bounded transactions: one store Sweep call is one bbolt transaction.
+// (A write first would catch the queue up in bounded commits of its own;
+// bolt/catchup_test.go proves those.)
 func TestMassExpiryBolt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000 messages through fsync'd commits; skipped with -short")

@@ -105,7 +105,8 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 		if err != nil {
 			return res, err
 		}
-		if err := d.advance(now); err != nil {
+		// The move only adds to d, so d may stay behind (catchup.go).
+		if err := w.advanceSome(d, now); err != nil {
 			return res, err
 		}
 		for i := range moved {
@@ -247,7 +248,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 		if q == nil {
 			return claimNotFound(p.Claim)
 		}
-		if err := q.advance(now); err != nil {
+		if err := w.advance(q, now); err != nil {
 			return err
 		}
 		expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)

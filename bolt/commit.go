@@ -48,11 +48,16 @@ type committer struct {
 	// last is the size of the last batch taken.
 	last int
 	// commits and ops count successful Updates and the ops they carried,
-	// for tests and benchmarks that show batching.
-	commits, ops uint64
+	// for tests and benchmarks that show batching; catchUps counts the
+	// ops among them that only caught a queue up (catchup.go).
+	commits, ops, catchUps uint64
 	// hook, if set (by tests only), runs in the leader before each batch
 	// with the batch's size.
 	hook func(n int)
+	// dueHook, if set (by tests only), runs in the leader after each
+	// successful Update with the number of due items its ops applied from
+	// the transaction's catch-up budget (Sweep keeps its own).
+	dueHook func(applied int)
 
 	// gen counts write transactions that may have changed the file: the
 	// committer's Updates and PostTx commits. It moves after the commit,
@@ -103,15 +108,26 @@ func (c *committer) markIdle(key string, m idleMark) {
 var errRollback = errors.New("herald: rollback")
 
 // update runs fn as one write op, sharing a commit with concurrent callers,
-// and returns once the commit is durable.
+// and returns once the commit is durable. When fn finds its queue behind
+// (more due than one transaction may apply, catchup.go), update catches
+// the queue up in bounded commits and runs fn again.
 func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.closed.Load() {
+			return errClosed()
+		}
+		err := s.commit.run(&op{fn: fn, wake: make(chan signal, 1)})
+		var behind *behindError
+		if !errors.As(err, &behind) {
+			return err
+		}
+		if err := s.catchUp(ctx, behind.ref, behind.now); err != nil {
+			return err
+		}
 	}
-	if s.closed.Load() {
-		return errClosed()
-	}
-	return s.commit.run(&op{fn: fn, wake: make(chan signal, 1)})
 }
 
 func (c *committer) run(o *op) error {
@@ -183,7 +199,7 @@ func (c *committer) close() {
 // fails, the Update rolls back and the rest run again without it.
 func (c *committer) commitBatch(ops []*op) {
 	for len(ops) > 0 {
-		failed := -1
+		failed, applied := -1, 0
 		err := c.s.writeTx(func(tx *bbolt.Tx) error {
 			w := c.s.newWtx(tx)
 			for i, o := range ops {
@@ -192,6 +208,7 @@ func (c *committer) commitBatch(ops []*op) {
 					return errRollback
 				}
 			}
+			applied = w.applied
 			return w.finish()
 		})
 		if failed >= 0 {
@@ -204,6 +221,9 @@ func (c *committer) commitBatch(ops []*op) {
 			c.commits++
 			c.ops += uint64(len(ops))
 			c.mu.Unlock()
+			if c.dueHook != nil {
+				c.dueHook(applied)
+			}
 		}
 		for _, o := range ops {
 			o.err = err

@@ -35,10 +35,14 @@
 // seek: Post, Claim, Delete, Pop, Renew and Release cost O(log n) per
 // message touched. Writes first apply what fell due at their Now (claims
 // end, delays end, messages and dedup entries expire) through the time
-// indexes. Reads never write: they treat due-but-unapplied items as
-// applied (B4), and QueueStats corrects the stored counters by walking only
-// the due prefixes of the time indexes. Sweep visits every queue (a few
-// seeks each) and applies at most Limit due items per call.
+// indexes, at most 1,000 items per transaction (B1): a write to a queue
+// further behind catches it up in commits of their own first, other
+// writers' commits coming in between, and a post, which only adds to a
+// queue, applies one such share and goes on. Reads never write: they treat
+// due-but-unapplied items as applied (B4), and QueueStats corrects the
+// stored counters by walking only the due prefixes of the time indexes.
+// Sweep visits every queue (a few seeks each) and applies at most Limit due
+// items per call.
 //
 // bbolt reuses the pages deletes free but never returns them to the file
 // system; Compact (store.Compacter) rewrites the file to its live size, for

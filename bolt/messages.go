@@ -133,7 +133,10 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 			return nil, err
 		}
 	}
-	if err := q.advance(now); err != nil {
+	// A post only adds to the queue, and reads dedup entries at now
+	// below, so it is right on a queue that is still behind: it applies
+	// what the transaction's budget allows and goes on (B1).
+	if err := w.advanceSome(q, now); err != nil {
 		return nil, err
 	}
 	window := p.DedupWindow
@@ -147,8 +150,15 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 		d := &p.Messages[i]
 		if d.DedupID != "" {
 			if v := q.dedup.Get([]byte(d.DedupID)); len(v) == 24 {
-				ids[i] = idOf(v[:16])
-				continue
+				until := keyTime(v[16:])
+				if until > now {
+					ids[i] = idOf(v[:16])
+					continue
+				}
+				// Expired, but the queue is behind and has not applied it.
+				if err := q.dropDedup(d.DedupID, until); err != nil {
+					return nil, err
+				}
 			}
 			if j, ok := inBatch[d.DedupID]; ok {
 				ids[i] = ids[j]

@@ -27,32 +27,17 @@ func dueKeys(b *bbolt.Bucket, now int64, n int) [][]byte {
 	return out
 }
 
-// advance applies everything due at now (M4, C4, M5, M10) and returns
-// whether it did all of it.
-func (q *wq) advance(now int64) error {
-	if now < q.due {
-		return nil
-	}
-	_, _, err := q.runDue(now, -1, nil)
-	return err
-}
-
-// runDue applies up to budget due items (all if budget < 0) at now, in
+// runDue applies up to budget due items at now (M4, C4, M5, M10), in
 // memory's order: claims end, delays end, messages expire, dedup entries
 // expire. It counts removals in res when it is not nil, and returns the
-// budget left and whether due items are left.
+// budget left and whether due items are left. There is no unbounded form:
+// every caller passes the bound of its transaction (B1).
 func (q *wq) runDue(now int64, budget int, res *store.SweepResult) (int, bool, error) {
-	take := func() int {
-		if budget < 0 {
-			return chunk
-		}
-		return min(budget, chunk)
+	if budget <= 0 {
+		return 0, q.pending(now), nil
 	}
-	spend := func(n int) {
-		if budget >= 0 {
-			budget -= n
-		}
-	}
+	take := func() int { return min(budget, chunk) }
+	spend := func(n int) { budget -= n }
 	// Each stage loops until its index has nothing due; when the budget
 	// runs out first, report more.
 	for {
@@ -159,6 +144,15 @@ func (q *wq) runDue(now int64, budget int, res *store.SweepResult) (int, bool, e
 	}
 	q.resetDue()
 	return budget, false, nil
+}
+
+// dropDedup removes the dedup entry of key, which expires at until, with
+// its expiry index entry.
+func (q *wq) dropDedup(key string, until int64) error {
+	if err := q.dedupExp.Delete(timeKey(until, []byte(key))); err != nil {
+		return err
+	}
+	return q.dedup.Delete([]byte(key))
 }
 
 // pending reports whether anything is due at now.

@@ -165,10 +165,14 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 		return err
 	}
 	return s.update(ctx, func(w *wtx) error {
-		q, _, err := w.dueQueue(p.Queue, p.Now)
+		w.s.observe(p.Now)
+		q, err := w.queue(p.Queue)
 		if q == nil || err != nil {
 			return err
 		}
+		// Nothing due needs applying first: the purge drops every
+		// message and claim, and post reads the dedup entries it keeps at
+		// its own Now.
 		return q.purge()
 	})
 }

@@ -7,6 +7,8 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,4 +203,63 @@ func postTTL(tb testing.TB, s *Store, q store.QueueRef, now time.Time, n int, tt
 		_, err := s.PostMessages(context.Background(), store.PostParams{Queue: q, Messages: ds, Now: now})
 		require.NoError(tb, err)
 	}
+}
+
+// BenchmarkMassExpiryOnWrite times the first claim on a queue whose
+// 100,000 messages all expired (a 24 h clock step, no sweep yet): the claim
+// applies them before it runs, in catch-up commits of at most 1,000 items
+// (B1). Meanwhile another goroutine posts to a second queue one message at
+// a time; max-post-ms is the slowest of those posts, which is what a long
+// catch-up transaction would stall, and p50-post-ms their median.
+// HERALD_BENCH_BACKLOG changes the count.
+func BenchmarkMassExpiryOnWrite(b *testing.B) {
+	n := envSize(b, 100_000)
+	ctx := context.Background()
+	var commits uint64
+	var lat []time.Duration // of the other goroutine's posts
+	for b.Loop() {
+		b.StopTimer()
+		s, err := Open(b.TempDir()+"/herald.db", nil)
+		require.NoError(b, err)
+		q := store.QueueRef{Name: "bulk"}
+		postTTL(b, s, q, t0, n, time.Hour)
+		now := t0.Add(24 * time.Hour)
+		post := func() error {
+			_, err := s.PostMessages(ctx, store.PostParams{Queue: store.QueueRef{Name: "other"}, Now: now, Messages: []store.Draft{{Body: benchBody}}})
+			return err
+		}
+		require.NoError(b, post()) // the other queue exists before the clock starts
+		c0, _ := s.commitStats()
+		stop := make(chan struct{})
+		var postErr error
+		var wg sync.WaitGroup
+		b.StartTimer()
+		wg.Go(func() {
+			for postErr == nil {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				postErr = post()
+				lat = append(lat, time.Since(start))
+			}
+		})
+		res, err := s.CreateClaim(ctx, store.CreateClaimParams{Queue: q, TTL: time.Minute, Limit: 10, Now: now})
+		b.StopTimer()
+		close(stop)
+		wg.Wait()
+		require.NoError(b, postErr)
+		require.NoError(b, err)
+		require.Empty(b, res.Messages)
+		c1, _ := s.commitStats()
+		commits += c1 - c0
+		require.NoError(b, s.Close())
+		b.StartTimer()
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*100_000/float64(n), "s/100k")
+	b.ReportMetric(float64(commits)/float64(b.N), "commits")
+	b.ReportMetric(float64(slices.Max(lat).Microseconds())/1000, "max-post-ms")
+	b.ReportMetric(float64(median(lat).Microseconds())/1000, "p50-post-ms")
 }

@@ -19,10 +19,13 @@ type wtx struct {
 	tx     *bbolt.Tx
 	queues *bbolt.Bucket
 	open   map[string]*wq
+	// dueLeft is how many more due items the transaction may apply, and
+	// applied how many it has (B1, catchup.go).
+	dueLeft, applied int
 }
 
 func (s *Store) newWtx(tx *bbolt.Tx) *wtx {
-	return &wtx{s: s, tx: tx, queues: tx.Bucket(bkQueues), open: make(map[string]*wq)}
+	return &wtx{s: s, tx: tx, queues: tx.Bucket(bkQueues), open: make(map[string]*wq), dueLeft: catchUpBatch}
 }
 
 // runOp runs one op, turning a panic (bbolt on a damaged page) into
@@ -152,14 +155,15 @@ func (w *wtx) drop(ref store.QueueRef) { delete(w.open, string(queueKey(ref))) }
 // dueQueue opens ref's queue as of the caller's at, with everything due by
 // then applied (claims ended, delays over, expiries removed), and returns
 // the store's now (never before the latest seen). A nil queue with a nil
-// error means the queue does not exist.
+// error means the queue does not exist. A queue with more due than the
+// transaction may apply gives a *behindError (catchup.go).
 func (w *wtx) dueQueue(ref store.QueueRef, at time.Time) (*wq, int64, error) {
 	now := w.s.observe(at)
 	q, err := w.queue(ref)
 	if q == nil || err != nil {
 		return nil, now, err
 	}
-	if err := q.advance(now); err != nil {
+	if err := w.advance(q, now); err != nil {
 		return nil, now, err
 	}
 	return q, now, nil
@@ -174,7 +178,7 @@ type wq struct {
 	cnt   counts
 	dirty bool
 	// due is a lower bound of the earliest time in the due indexes
-	// (claimexp, delayed, expiry, dedupexp): advance does nothing before it.
+	// (claimexp, delayed, expiry, dedupexp): nothing is due before it.
 	due  int64
 	opts *store.QueueOptions
 }

@@ -45,9 +45,20 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 			q.mu.Lock()
 		}
 		stale := q.dead || q.conf.Load() != c || d != nil && d.dead
+		// Apply what fell due in both queues, at most catchUpBatch items
+		// in all while they are locked (B1). If more is due, catch them
+		// up with their locks free between steps and start again.
+		behind := false
+		if !stale {
+			left, more := q.applyDue(now, catchUpBatch)
+			if !more && d != nil {
+				_, more = d.applyDue(now, left)
+			}
+			behind = more
+		}
 		var res store.ClaimResult
 		var needDLQ bool
-		if !stale {
+		if !stale && !behind {
 			res, needDLQ, err = s.claim(q, d, dl, &c.opts, &p, now)
 		}
 		if d != nil {
@@ -56,6 +67,13 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 		q.mu.Unlock()
 		switch {
 		case stale:
+		case behind:
+			q.released()
+			q.catchUp(now)
+			if d != nil {
+				d.released()
+				d.catchUp(now)
+			}
 		case needDLQ:
 			// Create the dead-letter queue outside the queue locks, then
 			// try again from the start.
@@ -69,11 +87,11 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 }
 
 // claim runs CreateClaim on q, locked, with d (if not nil) its dead-letter
-// queue, also locked. dl says whether dead-lettering is on. It reports
-// needDLQ, having changed nothing, when a message must move to a
-// dead-letter queue that does not exist yet.
+// queue, also locked; neither has anything due at now. dl says whether
+// dead-lettering is on. It reports needDLQ, having changed nothing, when a
+// message must move to a dead-letter queue that does not exist yet.
 func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.CreateClaimParams, now int64) (res store.ClaimResult, needDLQ bool, err error) {
-	now = q.advance(now)
+	now = q.at(now)
 	expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)
 	if err != nil {
 		return res, false, err
@@ -109,7 +127,7 @@ func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.Crea
 	// Committed from here on.
 	var dnow int64
 	if len(moved) > 0 {
-		dnow = d.advance(now)
+		dnow = d.at(now)
 	}
 	var cid store.ID
 	s.idMu.Lock()
@@ -249,14 +267,13 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 		return store.ClaimInfo{}, nil, err
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, _, err := s.lockAt(p.Queue, now)
 	if err != nil {
 		return store.ClaimInfo{}, nil, err
 	}
 	if q == nil {
 		return store.ClaimInfo{}, nil, claimNotFound(p.Claim)
 	}
-	q.advance(now)
 	c := q.findClaim(keyOf(p.Claim))
 	if c == nil {
 		q.mu.Unlock()
@@ -281,14 +298,13 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 		return store.ClaimInfo{}, err
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, now, err := s.lockAt(p.Queue, now)
 	if err != nil {
 		return store.ClaimInfo{}, err
 	}
 	if q == nil {
 		return store.ClaimInfo{}, claimNotFound(p.Claim)
 	}
-	now = q.advance(now)
 	expires, err := store.ClaimDeadline(now, p.TTL, p.Grace)
 	if err != nil {
 		q.mu.Unlock()
@@ -319,11 +335,10 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 		return store.Errorf(store.ErrInvalidDelay, "release delay %v: negative", p.Delay)
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, now, err := s.lockAt(p.Queue, now)
 	if q == nil || err != nil {
 		return err
 	}
-	now = q.advance(now)
 	if store.Overflows(now, p.Delay) {
 		q.mu.Unlock()
 		return store.Errorf(store.ErrInvalidDelay, "release delay %v: deadline overflows", p.Delay)

@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 func corrupt(t *testing.T, s store.Store, q store.QueueRef, id store.ID) {
 	t.Helper()
 	ms := s.(*Store)
-	qu, err := ms.lock(q)
+	qu, _, err := ms.lockAt(q, ms.seen.Load())
 	require.NoError(t, err)
 	require.NotNil(t, qu, "queue %v", q)
 	defer qu.mu.Unlock()

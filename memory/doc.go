@@ -11,8 +11,11 @@
 // call first applies what fell due at its Now through those indexes, so
 // Post, Claim, Delete, Release, Renew and Pop cost O(log n) per message
 // touched and Stats is O(log n), however many messages, claimed messages or
-// delayed messages a queue holds. B-trees give their nodes back as they
-// empty, so a drained queue returns its memory to the Go runtime.
+// delayed messages a queue holds. A queue far behind (after a clock jump) is
+// caught up in steps of at most 1,000 items with its lock released between
+// them, so no caller holds a queue for longer than one step (B1). B-trees
+// give their nodes back as they empty, so a drained queue returns its
+// memory to the Go runtime.
 //
 // Bodies are copied on Post and copied again on every read, so callers own
 // the slices they pass in and get back. Each body carries a CRC32C checksum

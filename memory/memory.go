@@ -91,19 +91,18 @@ func (s *Store) lookup(ref store.QueueRef) (*queue, error) {
 	return q, nil
 }
 
-// lock returns the queue ref names with its lock held, or nil if there is
-// none.
-func (s *Store) lock(ref store.QueueRef) (*queue, error) {
+// lockAt returns the queue ref names with its lock held and everything due
+// at now applied (see queue.lockAt), and the queue's time; or nil if there
+// is no such queue.
+func (s *Store) lockAt(ref store.QueueRef, now int64) (*queue, int64, error) {
 	for {
 		q, err := s.lookup(ref)
 		if q == nil || err != nil {
-			return nil, err
+			return nil, now, err
 		}
-		q.mu.Lock()
-		if !q.dead {
-			return q, nil
+		if qnow, ok := q.lockAt(now); ok {
+			return q, qnow, nil
 		}
-		q.mu.Unlock()
 	}
 }
 
@@ -261,14 +260,13 @@ func (s *Store) QueueStats(ctx context.Context, p store.QueueStatsParams) (store
 		return store.Stats{}, err
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, _, err := s.lockAt(p.Queue, now)
 	if err != nil {
 		return store.Stats{}, err
 	}
 	if q == nil {
 		return store.Stats{}, notFound(p.Queue)
 	}
-	q.advance(now)
 	st := store.Stats{
 		Free:    q.total - q.claimed - q.delayedN,
 		Claimed: q.claimed,
@@ -292,11 +290,10 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 		return err
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, _, err := s.lockAt(p.Queue, now)
 	if q == nil || err != nil {
 		return err
 	}
-	q.advance(now)
 	q.purge()
 	q.mu.Unlock()
 	return nil

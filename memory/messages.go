@@ -74,14 +74,16 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 				return nil, err
 			}
 		}
-		q.mu.Lock()
-		if !q.dead && q.conf.Load() == c {
+		qnow, ok := q.lockAt(now)
+		if ok && q.conf.Load() == c {
+			now = qnow
 			break
 		}
-		q.mu.Unlock()
+		if ok {
+			q.mu.Unlock()
+		}
 	}
 
-	now = q.advance(now)
 	if store.Overflows(now, maxTTL) {
 		q.mu.Unlock()
 		return nil, store.Errorf(store.ErrInvalidTTL, "ttl %v: deadline overflows", maxTTL)
@@ -198,11 +200,10 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 		return nil, err
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, _, err := s.lockAt(p.Queue, now)
 	if q == nil || err != nil {
 		return nil, err
 	}
-	q.advance(now)
 	noEcho := p.ClientID != "" && !p.Echo
 	var ms []*message
 	visit := func(it entry) bool {
@@ -240,11 +241,10 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 		return nil, err
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, _, err := s.lockAt(p.Queue, now)
 	if q == nil || err != nil {
 		return nil, err
 	}
-	q.advance(now)
 	ms := make([]*message, 0, len(p.IDs))
 	var seen map[key]bool
 	for _, id := range p.IDs {
@@ -276,11 +276,10 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, _, err := s.lockAt(p.Queue, now)
 	if q == nil || err != nil {
 		return err
 	}
-	q.advance(now)
 	if p.IgnoreClaims {
 		for _, id := range p.IDs {
 			if m := q.findMsg(keyOf(id)); m != nil {
@@ -348,11 +347,10 @@ func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Mes
 		return nil, err
 	}
 	now := s.observe(p.Now)
-	q, err := s.lock(p.Queue)
+	q, _, err := s.lockAt(p.Queue, now)
 	if q == nil || err != nil {
 		return nil, err
 	}
-	q.advance(now)
 	ms := q.take(p.Limit)
 	out, err := records(ms)
 	if err != nil {

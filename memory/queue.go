@@ -165,8 +165,11 @@ type queue struct {
 	// now is the latest time the queue has advanced to.
 	now int64
 	// due is a lower bound of the earliest time in the due indexes
-	// (claimExp, delayed, expiry, dedupExp): advance does nothing before it.
+	// (claimExp, delayed, expiry, dedupExp): nothing is due before it.
 	due int64
+	// betweenSteps, if set (by tests only), runs while q.mu is released
+	// between two steps of catching up.
+	betweenSteps func()
 
 	all      index // every stored message
 	ready    index // stReady messages
@@ -191,25 +194,74 @@ func newQueue(ref store.QueueRef, c *conf, now int64) *queue {
 	return q
 }
 
-// advance moves the queue to now (or its own later time, since time never
-// goes backwards), applying everything that fell due, and returns the time
-// it is at.
-func (q *queue) advance(now int64) int64 {
+// catchUpBatch bounds the due items one critical section of a queue
+// applies (B1): a queue far behind (a clock jump) is caught up in steps,
+// with its lock released between them, so other callers of the queue are
+// never held up by more than one step.
+const catchUpBatch = 1000
+
+// lockAt locks q at now (or its own later time, since time never goes
+// backwards) with everything due by then applied, and returns that time.
+// It applies at most catchUpBatch items per hold of q.mu, releasing the
+// lock between steps. It reports false, with q unlocked, if q has left the
+// directory (dead).
+func (q *queue) lockAt(now int64) (int64, bool) {
+	q.mu.Lock()
+	for {
+		if q.dead {
+			q.mu.Unlock()
+			return 0, false
+		}
+		if _, more := q.applyDue(now, catchUpBatch); !more {
+			return q.now, true
+		}
+		q.mu.Unlock()
+		q.released()
+		q.mu.Lock()
+	}
+}
+
+// released runs the betweenSteps test hook, if any: q.mu was released
+// with due items left.
+func (q *queue) released() {
+	if q.betweenSteps != nil {
+		q.betweenSteps()
+	}
+}
+
+// catchUp applies everything due at now in q, in steps as lockAt does,
+// and leaves q unlocked.
+func (q *queue) catchUp(now int64) {
+	if _, ok := q.lockAt(now); ok {
+		q.mu.Unlock()
+	}
+}
+
+// applyDue moves the queue to now (see at) and applies up to budget of what
+// is due by then. It returns the budget left and whether due items are
+// left. q.mu is held.
+func (q *queue) applyDue(now int64, budget int) (int, bool) {
+	now = q.at(now)
+	if now < q.due {
+		return budget, false
+	}
+	return q.runDue(now, budget, nil)
+}
+
+// at moves the queue's time to now unless it is later already, and returns
+// the queue's time. It applies nothing.
+func (q *queue) at(now int64) int64 {
 	if now < q.now {
-		now = q.now
-	} else {
-		q.now = now
+		return q.now
 	}
-	if now >= q.due {
-		q.runDue(now, -1, nil)
-	}
+	q.now = now
 	return now
 }
 
-// runDue applies up to budget due items (all of them if budget < 0) at now:
-// claims end, delayed messages become ready, messages and dedup entries
-// expire. Removals are counted in res when it is non-nil. It returns the
-// budget left and whether due items are left.
+// runDue applies up to budget due items at now: claims end, delayed
+// messages become ready, messages and dedup entries expire. Removals are
+// counted in res when it is non-nil. It returns the budget left and
+// whether due items are left.
 func (q *queue) runDue(now int64, budget int, res *store.SweepResult) (int, bool) {
 	for {
 		it, ok := q.claimExp.Min()
