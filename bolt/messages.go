@@ -272,43 +272,47 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 	if p.IgnoreClaims && !p.Claim.IsZero() {
 		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
 	}
-	return s.update(ctx, func(w *wtx) error {
-		q, now, err := w.dueQueue(p.Queue, p.Now)
-		if q == nil || err != nil {
+	return s.update(ctx, func(w *wtx) error { return w.deleteMessages(&p) })
+}
+
+// deleteMessages is DeleteMessages inside a write transaction: it checks
+// every present message first, so a failed check deletes nothing.
+func (w *wtx) deleteMessages(p *store.DeleteMessagesParams) error {
+	q, now, err := w.dueQueue(p.Queue, p.Now)
+	if q == nil || err != nil {
+		return err
+	}
+	type found struct {
+		id store.ID
+		r  rec
+	}
+	var fs []found
+	seen := make(map[store.ID]bool, len(p.IDs))
+	for _, id := range p.IDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, ok, err := q.rec(id)
+		if err != nil {
 			return err
 		}
-		type found struct {
-			id store.ID
-			r  rec
+		if !ok {
+			continue
 		}
-		var fs []found
-		seen := make(map[store.ID]bool, len(p.IDs))
-		for _, id := range p.IDs {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			r, ok, err := q.rec(id)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			if !p.IgnoreClaims {
-				if err := checkClaim(id, &r, p.Claim); err != nil {
-					return err
-				}
-			}
-			fs = append(fs, found{id, r})
-		}
-		for i := range fs {
-			if err := q.remove(fs[i].id, &fs[i].r, now); err != nil {
+		if !p.IgnoreClaims {
+			if err := checkClaim(id, &r, p.Claim); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		fs = append(fs, found{id, r})
+	}
+	for i := range fs {
+		if err := q.remove(fs[i].id, &fs[i].r, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkClaim applies M8 to one message; after advance, a set claim ID in

@@ -14,46 +14,16 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}
-	size, dedups := 0, 0
-	for i := range p.Messages {
-		d := &p.Messages[i]
-		if d.TTL < 0 {
-			return nil, store.Errorf(store.ErrInvalidTTL, "message %d: ttl %v: negative", i, d.TTL)
-		}
-		if d.Delay < 0 {
-			return nil, store.Errorf(store.ErrInvalidDelay, "message %d: delay %v: negative", i, d.Delay)
-		}
-		size += len(d.Body)
-		if d.DedupID != "" {
-			dedups++
-		}
-	}
-	window := p.DedupWindow
-	if window == 0 {
-		window = store.DefaultDedupWindow
-	}
-	if dedups > 0 && window < 0 {
-		return nil, store.Errorf(store.ErrInvalidTTL, "dedup window %v: negative", window)
-	}
-	now := s.observe(p.Now)
-
-	// Copy and checksum outside the lock. Until the queue lock is held,
-	// expires holds the TTL and visibleAt the delay.
 	var one [1]*message
 	ms := one[:]
 	if len(p.Messages) != 1 {
 		ms = make([]*message, len(p.Messages))
 	}
-	for i := range p.Messages {
-		d := &p.Messages[i]
-		m := &message{clientID: p.ClientID}
-		if len(d.Body) > 0 {
-			m.body = make([]byte, len(d.Body))
-			copy(m.body, d.Body)
-		}
-		m.sum = store.Checksum(m.body)
-		ms[i] = m
+	size, dedup, err := preparePost(&p, ms)
+	if err != nil {
+		return nil, err
 	}
+	now := s.observe(p.Now)
 
 	var q *queue
 	var maxTTL, maxDelay time.Duration
@@ -92,9 +62,53 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 		q.mu.Unlock()
 		return nil, store.Errorf(store.ErrInvalidDelay, "delay %v: deadline overflows", maxDelay)
 	}
+	ids := s.commitPost(q, now, ms, &p, dedup)
+	q.mu.Unlock()
+	return ids, nil
+}
+
+// preparePost checks what a post can check without its queue (M4, M5,
+// M10) and fills ms, one per draft, with copied and checksummed bodies. It
+// returns the batch's summed body size and whether any draft has a
+// DedupID. It takes no lock.
+func preparePost(p *store.PostParams, ms []*message) (size int, dedup bool, err error) {
+	for i := range p.Messages {
+		d := &p.Messages[i]
+		if d.TTL < 0 {
+			return 0, false, store.Errorf(store.ErrInvalidTTL, "message %d: ttl %v: negative", i, d.TTL)
+		}
+		if d.Delay < 0 {
+			return 0, false, store.Errorf(store.ErrInvalidDelay, "message %d: delay %v: negative", i, d.Delay)
+		}
+		size += len(d.Body)
+		if d.DedupID != "" {
+			dedup = true
+		}
+	}
+	if dedup && p.DedupWindow < 0 {
+		return 0, false, store.Errorf(store.ErrInvalidTTL, "dedup window %v: negative", p.DedupWindow)
+	}
+	// Until commitPost, expires holds the TTL and visibleAt the delay.
+	for i := range p.Messages {
+		d := &p.Messages[i]
+		m := &message{clientID: p.ClientID}
+		if len(d.Body) > 0 {
+			m.body = make([]byte, len(d.Body))
+			copy(m.body, d.Body)
+		}
+		m.sum = store.Checksum(m.body)
+		ms[i] = m
+	}
+	return size, dedup, nil
+}
+
+// commitPost stores a batch that passed preparePost and resolve in q,
+// locked and advanced to now, and returns its IDs (M1, M2, M10). It cannot
+// fail: every check is done.
+func (s *Store) commitPost(q *queue, now int64, ms []*message, p *store.PostParams, dedup bool) []store.ID {
 	ids := make([]store.ID, len(ms))
 	var first []int // first[i] is the draft whose ID draft i shares, or -1
-	if dedups > 0 {
+	if dedup {
 		first = q.dedupBatch(ms, p.Messages, ids)
 	}
 
@@ -108,6 +122,10 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 	}
 	s.idMu.Unlock()
 
+	window := p.DedupWindow
+	if window == 0 {
+		window = store.DefaultDedupWindow
+	}
 	dedupUntil := store.AddNanos(now, int64(window))
 	for i, m := range ms {
 		if first != nil && first[i] != i {
@@ -124,8 +142,7 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 			q.addDedup(p.Messages[i].DedupID, ids[i], dedupUntil)
 		}
 	}
-	q.mu.Unlock()
-	return ids, nil
+	return ids
 }
 
 // resolve sets each message's TTL and delay (in expires and visibleAt) from
@@ -290,13 +307,25 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 		return nil
 	}
 	var buf [16]*message
-	found := buf[:0]
-	ck := keyOf(p.Claim)
+	found, err := q.deletable(buf[:0], p.IDs, p.Claim, nil)
+	if err == nil {
+		q.removeAll(found)
+	}
+	q.mu.Unlock()
+	return err
+}
+
+// deletable appends to found the messages among ids that q holds and
+// returns it, or the error of the first that fails the claim checks of M8
+// against claim cid. Messages in gone (those earlier ops of a transaction
+// delete) count as missing. It changes nothing.
+func (q *queue) deletable(found []*message, ids []store.ID, cid store.ID, gone map[*message]bool) ([]*message, error) {
+	ck := keyOf(cid)
 	var c *claim
-	if !p.Claim.IsZero() {
+	if !cid.IsZero() {
 		c = q.findClaim(ck)
 	}
-	for _, id := range p.IDs {
+	for _, id := range ids {
 		k := keyOf(id)
 		// The usual case, deleting what a claim holds, is found in the
 		// claim without searching the queue.
@@ -304,22 +333,24 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 		if m == nil {
 			m = q.findMsg(k)
 		}
-		if m == nil {
+		if m == nil || gone != nil && gone[m] {
 			continue
 		}
-		if err := checkClaim(m, p.Claim, ck); err != nil {
-			q.mu.Unlock()
-			return err
+		if err := checkClaim(m, cid, ck); err != nil {
+			return nil, err
 		}
 		found = append(found, m)
 	}
-	for _, m := range found {
+	return found, nil
+}
+
+// removeAll deletes the messages deletable found.
+func (q *queue) removeAll(ms []*message) {
+	for _, m := range ms {
 		if m.state != stGone { // an ID may be given twice
 			q.remove(m)
 		}
 	}
-	q.mu.Unlock()
-	return nil
 }
 
 // checkClaim applies M8 to one message.
