@@ -326,7 +326,8 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 }
 
 // ReleaseClaim ends a live claim; its messages become visible at Now+Delay
-// (C5). An unknown or expired claim is a no-op.
+// (C5). With IDs it frees only those of its messages, and the claim ends
+// once it holds none. An unknown or expired claim is a no-op.
 func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) error {
 	if err := p.Queue.Check(); err != nil {
 		return err
@@ -349,6 +350,11 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 		return nil
 	}
 	visible := now + int64(p.Delay)
+	if len(p.IDs) > 0 {
+		q.releaseSome(c, p.IDs, visible)
+		q.mu.Unlock()
+		return nil
+	}
 	for _, m := range c.msgs {
 		if m != nil && m.claim == c {
 			m.visibleAt = visible
@@ -357,4 +363,26 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 	q.endClaim(c, now)
 	q.mu.Unlock()
 	return nil
+}
+
+// releaseSome frees the messages among ids that claim c holds, making them
+// visible at visible (C5), and skips the rest. Claim counts stay. Like a
+// delete, the release that takes c's last message ends c. Each message
+// costs a search of c or of the queue: O(log n).
+func (q *queue) releaseSome(c *claim, ids []store.ID, visible int64) {
+	for _, id := range ids {
+		k := keyOf(id)
+		m := c.find(k)
+		if m == nil {
+			// find gives up on long runs of empty slots; the queue's
+			// index has the answer. Once c has ended no message names
+			// it, so later IDs are skipped here.
+			if m = q.findMsg(k); m == nil || m.claim != c {
+				continue
+			}
+		}
+		m.visibleAt = visible
+		q.unhold(m)
+		q.place(m)
+	}
 }

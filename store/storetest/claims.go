@@ -29,6 +29,11 @@ var claimTests = []subtest{
 	{"C5/ClaimExpiryFreesAtExpires", testClaimExpiryFreesAtExpires},
 	{"C5/ClockStepBackClaimStaysExpired", testClockStepBackClaimStaysExpired},
 	{"C5/InvalidReleaseDelay", testInvalidReleaseDelay},
+	{"C5/ReleaseSomeFreesOnlyThose", testReleaseSomeFreesOnlyThose},
+	{"C5/ReleaseSomeWithDelay", testReleaseSomeWithDelay},
+	{"C5/ReleaseSomeLastEndsClaim", testReleaseSomeLastEndsClaim},
+	{"C5/ReleaseSomeSkipsOthers", testReleaseSomeSkipsOthers},
+	{"C5/ReleaseSomeStaleClaimIsNoop", testReleaseSomeStaleClaimIsNoop},
 }
 
 // requireClaimInfo compares claim descriptions field by field, times as
