@@ -30,6 +30,10 @@
 // every queue once per call (each check is O(1)); the rest of its cost
 // follows what expired.
 //
+// Store implements store.Transactor: Transact posts and deletes on several
+// queues as one step (X1). It locks every queue it names and checks every
+// op before it changes anything, so it applies whole or not at all.
+//
 // A Store is safe for concurrent use. Each queue has its own lock; the store
 // lock only guards the queue directory.
 package memory

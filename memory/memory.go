@@ -19,9 +19,9 @@ var _ store.Store = (*Store)(nil)
 //
 // Locks: mu guards the queue directory and is never held while waiting for
 // another lock. Each queue has its own mutex; a call holds one queue lock,
-// or two (taken in name order) for a dead-letter move. idMu guards the
-// IDSource and is taken inside a queue lock, so IDs increase in each
-// queue's commit order (M2).
+// two for a dead-letter move, or, in Transact, one per queue it names, taken
+// in (project, name) order. idMu guards the IDSource and is taken inside a
+// queue lock, so IDs increase in each queue's commit order (M2).
 type Store struct {
 	mu     sync.RWMutex
 	closed bool

@@ -13,11 +13,13 @@ type call struct {
 	fn   func() error
 }
 
-// queueCalls calls every Store method that takes a QueueRef, on q. T1, Q1
-// and B3 use it to show that no method family escapes a check.
+// queueCalls calls every Store method that takes a QueueRef, on q, and
+// Transact (a post and a delete on q) when the store is a
+// store.Transactor. T1, Q1 and B3 use it to show that no method family
+// escapes a check.
 func (f *fixture) queueCalls(q store.QueueRef) []call {
 	ctx, now, some := f.ctx, f.now, fakeID(1)
-	return []call{
+	calls := []call{
 		{"CreateQueue", func() error {
 			_, err := f.s.CreateQueue(ctx, store.CreateQueueParams{Queue: q, Now: now})
 			return err
@@ -73,7 +75,20 @@ func (f *fixture) queueCalls(q store.QueueRef) []call {
 		{"ReleaseClaim", func() error {
 			return f.s.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q, Claim: some, Now: now})
 		}},
+		{"ReleaseClaim with IDs", func() error {
+			return f.s.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q, Claim: some, IDs: []store.ID{some}, Now: now})
+		}},
 	}
+	if t, ok := f.s.(store.Transactor); ok {
+		calls = append(calls, call{"Transact", func() error {
+			_, err := t.Transact(ctx, store.TxParams{Now: now, Ops: []store.TxOp{
+				{Queue: q, Post: []store.Draft{{Body: []byte("x")}}},
+				{Queue: q, Delete: []store.ID{some}},
+			}})
+			return err
+		}})
+	}
+	return calls
 }
 
 // listQueuesCall lists a project's queues.
