@@ -49,6 +49,10 @@
 // after a large backlog drains. Verify checks the whole file: bbolt's page
 // check and every index against the records.
 //
+// Store implements store.Transactor: Transact posts and deletes on several
+// queues as one write op of the group committer (X1), so it commits whole,
+// in one fsync, or not at all.
+//
 // A claim ends once it holds no message (deleted, purged or expired), as in
 // package memory. Every body is checked against its CRC32C on every read
 // (M11). Applications may keep their own buckets in the same file and post

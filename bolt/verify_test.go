@@ -37,3 +37,54 @@ func TestVerify(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrCorrupt)
 	require.ErrorContains(t, err, "free message")
 }
+
+// The indexes agree with the records after partial releases (C5) and
+// transactions (X1), committed and refused: claimmsgs, the claims' held
+// counts and the queue counters follow each message that leaves a claim.
+func TestVerifyAfterReleaseSomeAndTransact(t *testing.T) {
+	s := openAt(t)
+	defer s.Close()
+	ctx := context.Background()
+	in, out := store.QueueRef{Project: "p", Name: "in"}, store.QueueRef{Project: "p", Name: "out"}
+	now := time.Now()
+	drafts := make([]store.Draft, 6)
+	for i := range drafts {
+		drafts[i] = store.Draft{Body: []byte{byte('a' + i)}}
+	}
+	ids, err := s.PostMessages(ctx, store.PostParams{Queue: in, Messages: drafts, Now: now})
+	require.NoError(t, err)
+	c, err := s.CreateClaim(ctx, store.CreateClaimParams{Queue: in, TTL: time.Minute, Limit: 6, Now: now})
+	require.NoError(t, err)
+	cid := c.Claim.ID
+
+	release := func(delay time.Duration, ids ...store.ID) {
+		t.Helper()
+		require.NoError(t, s.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: in, Claim: cid, Delay: delay, IDs: ids, Now: now}))
+		require.NoError(t, s.Verify(ctx))
+	}
+	release(0, ids[0], ids[0], store.ID{1})
+	release(time.Minute, ids[1])
+
+	// Refused: the second delete names a message the claim no longer
+	// holds. Committed: the claim's messages move to out.
+	tr := store.Transactor(s)
+	_, err = tr.Transact(ctx, store.TxParams{Now: now, Ops: []store.TxOp{
+		{Queue: in, Delete: ids[2:3], Claim: cid},
+		{Queue: in, Delete: ids[1:2], Claim: cid},
+	}})
+	require.ErrorIs(t, err, store.ErrNotClaimed)
+	require.NoError(t, s.Verify(ctx))
+	_, err = tr.Transact(ctx, store.TxParams{Now: now, Ops: []store.TxOp{
+		{Queue: in, Delete: ids[2:4], Claim: cid},
+		{Queue: out, Post: drafts[2:4]},
+	}})
+	require.NoError(t, err)
+	require.NoError(t, s.Verify(ctx))
+
+	release(0, ids[4:]...) // the last two: the claim ends
+	_, _, err = s.GetClaim(ctx, store.GetClaimParams{Queue: in, Claim: cid, Now: now})
+	require.ErrorIs(t, err, store.ErrClaimNotFound)
+	st, err := s.QueueStats(ctx, store.QueueStatsParams{Queue: in, Now: now})
+	require.NoError(t, err)
+	require.Equal(t, store.Stats{Free: 3, Delayed: 1, Total: 4}, store.Stats{Free: st.Free, Claimed: st.Claimed, Delayed: st.Delayed, Total: st.Total})
+}
