@@ -24,6 +24,9 @@ type txOp struct {
 type txQueue struct {
 	q   *queue
 	now int64 // the queue's time, once advanced
+	// c is the queue's metadata as the transaction sees it: read once,
+	// with every lock held, so every post to the queue sees the same.
+	c *conf
 	// fresh is a queue the transaction's posts create: it joins the
 	// directory only once every op has passed its checks.
 	fresh bool
@@ -108,10 +111,11 @@ func (s *Store) Transact(ctx context.Context, p store.TxParams) ([][]store.ID, e
 	}
 }
 
-// lockTx looks up the queues ops name, makes (on the side) those a post
-// needs and that do not exist, and locks them all in order with everything
-// due at now applied. A queue that only deletes name and that does not exist is left out:
-// those deletes do nothing. It returns the queues by ref and in lock order.
+// lockTx looks up the queues ops name, makes on the side those a post needs
+// that do not exist, and locks them all in order with everything due at now
+// applied. A missing queue that only deletes name is left out (nil in the
+// map): those deletes do nothing. It returns the queues by ref and in lock
+// order.
 func (s *Store) lockTx(ops []txOp, now int64) (map[store.QueueRef]*txQueue, []*txQueue, error) {
 	for {
 		qs := make(map[store.QueueRef]*txQueue)
@@ -131,7 +135,7 @@ func (s *Store) lockTx(ops []txOp, now int64) (map[store.QueueRef]*txQueue, []*t
 					qs[o.Queue] = nil // a later post may still make it
 					continue
 				}
-				t = &txQueue{q: newQueue(o.Queue, emptyConf, now), fresh: true}
+				t.q, t.fresh = newQueue(o.Queue, emptyConf, now), true
 			}
 			qs[o.Queue] = t
 			order = append(order, t)
@@ -171,6 +175,7 @@ func (s *Store) lockTx(ops []txOp, now int64) (map[store.QueueRef]*txQueue, []*t
 		}
 		for _, t := range order {
 			t.now = t.q.at(now)
+			t.c = t.q.conf.Load()
 		}
 		return qs, order, nil
 	}
@@ -190,13 +195,13 @@ func checkTx(ops []txOp, qs map[store.QueueRef]*txQueue, track bool) error {
 		var err error
 		switch {
 		case len(o.Post) > 0:
-			_, _, err = resolve(o.ms, &o.post, t.q.conf.Load(), o.size, t.now)
+			_, _, err = resolve(o.ms, &o.post, t.c, o.size, t.now)
 		case t == nil: // a delete on a queue that does not exist
 			o.found = nil
 		default:
 			o.found, err = t.q.deletable(nil, o.Delete, o.Claim, gone)
-			for _, m := range o.found {
-				if gone != nil {
+			if gone != nil {
+				for _, m := range o.found {
 					gone[m] = true
 				}
 			}
