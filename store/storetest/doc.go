@@ -18,6 +18,8 @@
 // and closes it when done. Durable stores set Options.Reopen to turn on the
 // restart subtests (C8, M2 across restarts); stores that can damage a body
 // on purpose set Options.Corrupt to turn on the integrity subtest (M11).
+// The transaction subtests (X1) run when the store implements
+// store.Transactor and are skipped otherwise.
 //
 // The suite never sleeps and never reads the clock: every call passes an
 // explicit Now, and "time passing" is a later Now. Within a subtest Now only
