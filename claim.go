@@ -54,9 +54,10 @@ func (q *Queue) ClaimByID(id ID) *Claim {
 }
 
 // live returns the claim's queue, or ErrClaimNotFound for a claim that
-// found nothing (zero ID) or was not made by a Queue.
+// found nothing (zero ID), was not made by a Queue, or is nil (ClaimOf
+// outside a handler).
 func (c *Claim) live(what string) (*Queue, error) {
-	if c.q == nil || c.ID.IsZero() {
+	if c == nil || c.q == nil || c.ID.IsZero() {
 		return nil, store.Errorf(ErrClaimNotFound, "%s through an empty claim", what)
 	}
 	return c.q, nil
@@ -210,8 +211,10 @@ func (c *Claim) Renew(ctx context.Context, ttl time.Duration) error {
 }
 
 // Release ends the claim; its messages become claimable after delay, at
-// once if delay is zero (C5). Releasing an expired claim does nothing.
-func (c *Claim) Release(ctx context.Context, delay time.Duration) error {
+// once if delay is zero (C5). With ids it frees only those of its messages
+// and keeps the rest (ids it does not hold are skipped); it ends once it
+// holds none. Releasing an expired claim does nothing.
+func (c *Claim) Release(ctx context.Context, delay time.Duration, ids ...ID) error {
 	q, err := c.live("release")
 	if err != nil {
 		return nil // nothing is held: releasing it is a no-op
@@ -225,7 +228,10 @@ func (c *Claim) Release(ctx context.Context, delay time.Duration) error {
 		return err
 	}
 	now := q.s.now()
-	if err := st.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q.ref, Claim: c.ID, Delay: delay, Now: now}); err != nil {
+	if err := q.s.limits.checkCount(len(ids), "number of ids"); len(ids) > 0 && err != nil {
+		return err
+	}
+	if err := st.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q.ref, Claim: c.ID, Delay: delay, IDs: ids, Now: now}); err != nil {
 		return err
 	}
 	if delay == 0 {

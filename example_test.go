@@ -2,7 +2,10 @@ package herald_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldmq/herald"
@@ -105,4 +108,46 @@ func ExampleQueue_List() {
 	// page 1: created paid
 	// page 2: shipped delivered
 	// page 3: reviewed
+}
+
+// A worker pool: Consume claims jobs, runs the handler on each (here one at
+// a time), deletes a job when its handler returns nil and retries it after
+// a backoff when it fails. The attempt number is the message's claim count.
+func ExampleQueue_Consume() {
+	ctx, stop := context.WithCancel(context.Background())
+	svc, err := herald.New(herald.Options{Store: memory.New()})
+	if err != nil {
+		panic(err)
+	}
+	defer svc.Close()
+
+	jobs := svc.Queue("jobs")
+	_, err = jobs.Post(ctx,
+		herald.Draft{Body: []byte("resize cat.png")},
+		herald.Draft{Body: []byte("resize dog.png")},
+	)
+	if err != nil {
+		panic(err)
+	}
+
+	var done atomic.Int32
+	err = jobs.Consume(ctx, func(ctx context.Context, m herald.Message) error {
+		fmt.Printf("attempt %d: %s\n", m.ClaimCount, m.Body)
+		if string(m.Body) == "resize dog.png" && m.ClaimCount == 1 {
+			return herald.RetryAfter(errors.New("dog is busy"), 0) // try again now
+		}
+		if done.Add(1) == 2 {
+			stop() // a real worker runs until shutdown
+		}
+		return nil
+	}, herald.ConsumeOptions{
+		Concurrency: 1,
+		Logger:      slog.New(slog.DiscardHandler), // failures are logged: not in this output
+	})
+	fmt.Println("stopped:", err)
+	// Output:
+	// attempt 1: resize cat.png
+	// attempt 1: resize dog.png
+	// attempt 2: resize dog.png
+	// stopped: <nil>
 }

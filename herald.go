@@ -50,6 +50,8 @@ type Service struct {
 	gate    *gate
 	waiters *waiters
 	sched   *scheduler
+	// consumers are the running Consume loops, stopped first by Close.
+	consumers *consumers
 
 	stop      context.CancelFunc
 	bg        sync.WaitGroup
@@ -76,6 +78,7 @@ func New(opts Options) (*Service, error) {
 		batch:     opts.SweepBatch,
 		gate:      newGate(),
 		waiters:   newWaiters(),
+		consumers: newConsumers(),
 		closeDone: make(chan struct{}),
 	}
 	if s.now == nil {
@@ -101,11 +104,13 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Close stops accepting calls, wakes blocked claimers (they return
-// ErrClosed), waits for calls in flight, stops the background goroutines and
-// closes the store (B3). Close is idempotent: later calls wait for the first
-// and return its result.
+// Close stops running Consume loops (each within its StopTimeout), stops
+// accepting calls, wakes blocked claimers (they return ErrClosed), waits
+// for calls in flight, stops the background goroutines and closes the
+// store (B3). Close is idempotent: later calls wait for the first and
+// return its result.
 func (s *Service) Close() error {
+	s.consumers.close()
 	s.stop() // ends a running sweep between batches
 	if s.gate.shut() {
 		s.bg.Wait()
