@@ -1,10 +1,11 @@
 // Command taskqueue is herald's main job in miniature: producers post jobs
-// to a durable queue in a bolt file and a pool of in-process workers
-// claims, processes and deletes them. Some jobs fail on purpose: flaky ones
-// succeed when retried after a backoff, poison ones fail every time and end
-// in the dead-letter queue.
+// to a durable queue in a bolt file while a Consume worker pool handles
+// them. Some jobs fail on purpose: flaky ones fail their first attempt and
+// succeed when retried after a backoff; poison ones fail every time and
+// end in the dead-letter queue after three attempts; malformed ones are
+// given up at once (herald.Permanent) and dead-lettered straight away.
 //
-//	go run ./examples/taskqueue [-db jobs.db] [-jobs 20000] [-workers 8]
+//	go run ./examples/taskqueue [-db jobs.db] [-jobs 20000] [-workers 8] [-v]
 //
 // Without -db the file lives in a temporary directory removed at exit.
 package main
@@ -14,11 +15,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,41 +29,60 @@ import (
 )
 
 func main() {
-	db := flag.String("db", "", "bolt file to keep the queues in (default: a temporary one)")
-	jobs := flag.Int("jobs", 20000, "jobs to post")
-	workers := flag.Int("workers", 8, "concurrent workers")
-	flakyEvery := flag.Int("flaky-every", 50, "every Nth job fails its first attempt")
-	poisonEvery := flag.Int("poison-every", 1000, "every Nth job always fails")
+	var c config
+	flag.StringVar(&c.db, "db", "", "bolt file to keep the queues in (default: a temporary one)")
+	flag.IntVar(&c.jobs, "jobs", 20000, "jobs to post")
+	flag.IntVar(&c.workers, "workers", 8, "concurrent handlers")
+	flag.IntVar(&c.producers, "producers", 4, "concurrent producers")
+	flag.IntVar(&c.flakyEvery, "flaky-every", 50, "every Nth job fails its first attempt")
+	flag.IntVar(&c.poisonEvery, "poison-every", 1000, "every Nth job always fails")
+	flag.IntVar(&c.malformedEvery, "malformed-every", 2500, "every Nth job is given up at once")
+	verbose := flag.Bool("v", false, "log each handler failure")
 	flag.Parse()
-	if err := run(*db, *jobs, *workers, *flakyEvery, *poisonEvery); err != nil {
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelWarn
+	}
+	c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	c.progress = os.Stderr
+	if err := run(c, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// tally counts what the workers did.
+type config struct {
+	db                                      string
+	jobs, workers, producers                int
+	flakyEvery, poisonEvery, malformedEvery int
+	log                                     *slog.Logger
+	progress                                io.Writer // nil: no progress line
+}
+
+// tally counts what the handlers saw.
 type tally struct{ done, retries atomic.Int64 }
 
-func run(path string, jobs, workers, flakyEvery, poisonEvery int) error {
-	ctx := context.Background()
-	if path == "" {
+func run(c config, out io.Writer) error {
+	if c.db == "" {
 		dir, err := os.MkdirTemp("", "taskqueue")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		path = filepath.Join(dir, "jobs.db")
+		c.db = filepath.Join(dir, "jobs.db")
 	}
-	st, err := bolt.Open(path, nil)
+	st, err := bolt.Open(c.db, nil)
 	if err != nil {
 		return err
 	}
-	svc, err := herald.New(herald.Options{Store: st})
+	svc, err := herald.New(herald.Options{Store: st, Logger: c.log})
 	if err != nil {
 		st.Close()
 		return err
 	}
 	defer svc.Close()
 
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	q := svc.Queue("jobs")
 	if _, err := q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{
 		MaxClaimCount:   3, // three attempts, then the dead-letter queue
@@ -69,108 +90,112 @@ func run(path string, jobs, workers, flakyEvery, poisonEvery int) error {
 	})); err != nil {
 		return err
 	}
+	dlq := svc.Queue("jobs.dead")
 
 	start := time.Now()
-	if err := produce(ctx, q, jobs); err != nil {
+	produced := make(chan error, 1)
+	go func() { produced <- produce(ctx, q, c.jobs, c.producers) }()
+
+	var t tally
+	consumed := make(chan error, 1)
+	go func() {
+		consumed <- q.Consume(ctx, func(ctx context.Context, m herald.Message) error {
+			return handle(c, m, &t)
+		}, herald.ConsumeOptions{
+			Concurrency: c.workers,
+			Backoff:     herald.Backoff{Min: 50 * time.Millisecond, Max: time.Second},
+			Logger:      c.log,
+		})
+	}()
+
+	if err := <-produced; err != nil {
 		return err
 	}
-	var t tally
-	work := func(n int, attempt int) error {
-		switch {
-		case poisonEvery > 0 && n%poisonEvery == 0:
-			return fmt.Errorf("job %d is poison", n)
-		case flakyEvery > 0 && n%flakyEvery == 0 && attempt == 1:
-			return fmt.Errorf("job %d: transient failure", n)
-		}
-		return nil
+	dead, err := waitDrained(ctx, q, dlq, c, &t)
+	if err != nil {
+		return err
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { worker(ctx, q, work, &t, stop) })
+	stop()
+	if err := <-consumed; err != nil {
+		return err
 	}
-	dlq := svc.Queue("jobs.dead")
+	elapsed := time.Since(start)
+	fmt.Fprintf(out, "jobs %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
+		c.jobs, t.done.Load(), t.retries.Load(), dead, elapsed.Round(time.Millisecond),
+		float64(c.jobs)/elapsed.Seconds())
+	if got := t.done.Load() + dead; got != int64(c.jobs) {
+		return fmt.Errorf("%d processed + dead-lettered of %d jobs: each should be exactly once", got, c.jobs)
+	}
+	return nil
+}
+
+// handle is the work: job n fails as the config says.
+func handle(c config, m herald.Message, t *tally) error {
+	if m.ClaimCount > 1 {
+		t.retries.Add(1)
+	}
+	n, err := strconv.Atoi(string(m.Body))
+	switch {
+	case err != nil || every(n, c.malformedEvery):
+		return herald.Permanent(fmt.Errorf("job %q is malformed", m.Body))
+	case every(n, c.poisonEvery):
+		return fmt.Errorf("job %d is poison", n)
+	case every(n, c.flakyEvery) && m.ClaimCount == 1:
+		return fmt.Errorf("job %d: transient failure", n)
+	}
+	t.done.Add(1)
+	return nil
+}
+
+func every(n, k int) bool { return k > 0 && n%k == 0 }
+
+// produce posts jobs 1..jobs from several producers, one job per post.
+func produce(ctx context.Context, q *herald.Queue, jobs, producers int) error {
+	var next atomic.Int64
+	errs := make(chan error, producers)
+	for range producers {
+		go func() {
+			for n := next.Add(1); n <= int64(jobs); n = next.Add(1) {
+				if _, err := q.Post(ctx, herald.Draft{Body: []byte(strconv.FormatInt(n, 10))}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var all []error
+	for range producers {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
+// waitDrained shows progress until the queue is empty (every job
+// processed or dead-lettered; call it once all jobs are posted), and
+// returns how many were dead-lettered.
+func waitDrained(ctx context.Context, q, dlq *herald.Queue, c config, t *tally) (int64, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
+		dead, err := dlq.Stats(ctx)
+		if err != nil && !errors.Is(err, herald.ErrNotFound) {
+			return 0, err
+		}
 		st, err := q.Stats(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		dead, err := dlq.Stats(ctx)
-		if err != nil && !isNotFound(err) {
-			return err
+		if c.progress != nil {
+			fmt.Fprintf(c.progress, "\rprocessed %d/%d  retries %d  dead-lettered %d  in queue %d   ",
+				t.done.Load(), c.jobs, t.retries.Load(), dead.Total, st.Total)
 		}
-		fmt.Fprintf(os.Stderr, "\rdone %d/%d  retries %d  dead-lettered %d  in queue %d   ",
-			t.done.Load(), jobs, t.retries.Load(), dead.Total, st.Total)
-		if st.Total == 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
-	elapsed := time.Since(start)
-	dead, _ := dlq.Stats(ctx)
-	fmt.Fprintln(os.Stderr)
-	fmt.Printf("jobs %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
-		jobs, t.done.Load(), t.retries.Load(), dead.Total, elapsed.Round(time.Millisecond),
-		float64(jobs)/elapsed.Seconds())
-	if got := t.done.Load() + dead.Total; got != int64(jobs) {
-		return fmt.Errorf("lost jobs: %d processed + dead-lettered of %d", got, jobs)
-	}
-	return nil
-}
-
-func isNotFound(err error) bool { return errors.Is(err, herald.ErrNotFound) }
-
-// produce posts the jobs in batches of 100.
-func produce(ctx context.Context, q *herald.Queue, jobs int) error {
-	batch := make([]herald.Draft, 0, 100)
-	for n := 1; n <= jobs; n++ {
-		batch = append(batch, herald.Draft{Body: []byte(strconv.Itoa(n))})
-		if len(batch) == cap(batch) || n == jobs {
-			if _, err := q.Post(ctx, batch...); err != nil {
-				return err
+		if st.Total == 0 { // every job deleted or moved: nothing in flight
+			if c.progress != nil {
+				fmt.Fprintln(c.progress)
 			}
-			batch = batch[:0]
+			return dead.Total, nil
 		}
-	}
-	return nil
-}
-
-// worker claims jobs until stop closes. Jobs that succeed are deleted
-// through the claim; the claim is then released with a backoff, so the
-// jobs that failed come back later.
-func worker(ctx context.Context, q *herald.Queue, work func(n, attempt int) error, t *tally, stop <-chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		c, err := q.Claim(ctx, herald.ClaimOptions{Limit: 10, TTL: 30 * time.Second, Wait: 100 * time.Millisecond})
-		if err != nil {
-			log.Print(err)
-			return
-		}
-		var ok []herald.ID
-		for _, m := range c.Messages {
-			n, _ := strconv.Atoi(string(m.Body))
-			if err := work(n, m.ClaimCount); err == nil {
-				ok = append(ok, m.ID)
-			}
-		}
-		if len(ok) > 0 { // one durable commit for the claim's finished jobs
-			if err := c.Delete(ctx, ok...); err != nil {
-				log.Print(err)
-				return
-			}
-			t.done.Add(int64(len(ok)))
-		}
-		if failed := len(c.Messages) - len(ok); failed > 0 { // the rest: retry after a backoff
-			t.retries.Add(int64(failed))
-			if err := c.Release(ctx, 20*time.Millisecond); err != nil {
-				log.Print(err)
-			}
-		}
+		<-tick.C
 	}
 }
