@@ -449,15 +449,16 @@ func (c *consumer) heartbeat(ctx context.Context) {
 // was lost (the process stalled past its expiry): those messages may now
 // be someone else's, and their deletes will fail.
 func (c *consumer) renew(l *lease) {
+	if c.holds(l) == 0 {
+		return // finished: the claim ended with its last message
+	}
 	err := l.c.Renew(c.opCtx, 0)
 	if err == nil {
 		return
 	}
-	l.mu.Lock()
-	held := l.held
-	l.mu.Unlock()
+	held := c.holds(l)
 	if held == 0 {
-		return // finished meanwhile: the claim ended with its last message
+		return // finished meanwhile
 	}
 	if errors.Is(err, ErrClaimNotFound) {
 		c.untrack(l)
@@ -465,6 +466,12 @@ func (c *consumer) renew(l *lease) {
 		return
 	}
 	c.log.Warn("herald: could not renew a claim", "claim", l.c.ID, "err", err)
+}
+
+func (c *consumer) holds(l *lease) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held
 }
 
 // consumers tracks running Consume loops so Close can stop them first.

@@ -17,6 +17,11 @@
 //	c, err := jobs.Claim(ctx, herald.ClaimOptions{Wait: time.Second})
 //	for _, m := range c.Messages { work(m); c.Delete(ctx, m.ID) }
 //
+// Most programs run workers with Queue.Consume: a pool of handlers fed by
+// blocking claims, with lease heartbeats, retries after an exponential
+// backoff, dead-lettering and a graceful stop. Service.Tx posts and deletes
+// on several queues in one atomic step (consume-transform-produce).
+//
 // Bad input returns an error matching ErrInvalid (and a more specific
 // child) and changes nothing. The numbered rules cited in the docs (Q1, M4,
 // C3 …) are herald's design rules; each is proven by the store conformance
