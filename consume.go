@@ -132,23 +132,23 @@ type consumer struct {
 	// hctx is the handlers' context: it ends at the stop deadline.
 	hctx    context.Context
 	hcancel context.CancelFunc
-	jobs    chan job
+	// work hands a lease with unstarted messages to a free handler,
+	// which takes messages from it until none is left.
+	work chan *lease
 
 	mu     sync.Mutex
 	leases map[*lease]struct{}
 }
 
-// job is a claimed message on its way to a handler.
-type job struct {
-	l *lease
-	m Message
-}
-
 // lease is a claim Consume holds; the heartbeat renews it while any of its
-// messages is unfinished (neither deleted nor released).
+// messages is unfinished (neither deleted nor released). Handlers take its
+// messages in order; those not started when Consume stops go back at once.
 type lease struct {
-	c        *Claim
+	c *Claim
+	// ctx is the handlers' context with the claim for ClaimOf.
+	ctx      context.Context
 	mu       sync.Mutex
+	next     int // c.Messages[next:] are not started
 	held     int
 	acks     []ID // handled, waiting for their delete
 	flushing bool
@@ -160,7 +160,7 @@ func newConsumer(ctx context.Context, q *Queue, h Handler, o ConsumeOptions) *co
 	return &consumer{
 		q: q, h: h, o: o, log: o.Logger.With("queue", q.ref.Name),
 		opCtx: opCtx, hctx: hctx, hcancel: hcancel,
-		jobs:   make(chan job),
+		work:   make(chan *lease),
 		leases: make(map[*lease]struct{}),
 	}
 }
@@ -183,13 +183,16 @@ func (c *consumer) run(ctx context.Context) error {
 	var handlers sync.WaitGroup
 	for range c.o.Concurrency {
 		handlers.Go(func() {
-			for j := range c.jobs {
-				c.handle(j)
+			for l := range c.work {
+				for m, ok := l.take(); ok; m, ok = l.take() {
+					c.handle(l, m)
+				}
 			}
 		})
 	}
 	err := c.feed(feedCtx)
-	close(c.jobs)
+	c.releaseUnstarted()
+	close(c.work)
 	deadline := time.AfterFunc(c.o.StopTimeout, c.hcancel)
 	handlers.Wait()
 	deadline.Stop()
@@ -210,8 +213,9 @@ func (c *consumer) run(ctx context.Context) error {
 // again; any post, release or claim expiry wakes it sooner.
 const feedWait = time.Minute
 
-// feed claims batches and hands their messages to the handlers until ctx
-// ends or a claim fails; messages it could not hand over go back at once.
+// feed claims batches and hands them to free handlers until ctx ends or a
+// claim fails. A batch goes to as many handlers as it has messages, up to
+// Concurrency, so messages reach handlers without a hand-off each.
 func (c *consumer) feed(ctx context.Context) error {
 	for {
 		cl, err := c.q.Claim(ctx, ClaimOptions{TTL: c.o.LeaseTTL, Limit: c.o.Batch, Wait: feedWait})
@@ -225,48 +229,74 @@ func (c *consumer) feed(ctx context.Context) error {
 			continue
 		}
 		l := c.track(cl)
-		for i, m := range cl.Messages {
+		for range min(len(cl.Messages), c.o.Concurrency) {
 			select {
-			case c.jobs <- job{l, m}:
+			case c.work <- l:
 			case <-ctx.Done():
-				c.release(l, 0, ids(cl.Messages[i:])...)
 				return nil
 			}
 		}
 	}
 }
 
-func ids(ms []Message) []ID {
-	out := make([]ID, len(ms))
-	for i, m := range ms {
-		out[i] = m.ID
+// take returns the next unstarted message of l, if any.
+func (l *lease) take() (Message, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.next == len(l.c.Messages) {
+		return Message{}, false
 	}
-	return out
+	l.next++
+	return l.c.Messages[l.next-1], true
 }
 
-// handle runs the handler on one message and settles the message.
-func (c *consumer) handle(j job) {
-	err := c.call(j.l.c, j.m)
+// releaseUnstarted gives back at once the messages of every lease that no
+// handler has started.
+func (c *consumer) releaseUnstarted() {
+	c.mu.Lock()
+	leases := make([]*lease, 0, len(c.leases))
+	for l := range c.leases {
+		leases = append(leases, l)
+	}
+	c.mu.Unlock()
+	for _, l := range leases {
+		l.mu.Lock()
+		rest := l.c.Messages[l.next:]
+		l.next = len(l.c.Messages)
+		l.mu.Unlock()
+		if len(rest) > 0 {
+			ids := make([]ID, len(rest))
+			for i, m := range rest {
+				ids[i] = m.ID
+			}
+			c.release(l, 0, ids...)
+		}
+	}
+}
+
+// handle runs the handler on one message of l and settles the message.
+func (c *consumer) handle(l *lease, m Message) {
+	err := c.call(l.ctx, m)
 	switch {
 	case err == nil:
-		c.ack(j.l, j.m.ID)
+		c.ack(l, m.ID)
 	case c.hctx.Err() != nil:
 		// Cut short by the stop deadline: not the message's fault, so
 		// no backoff.
-		c.release(j.l, 0, j.m.ID)
+		c.release(l, 0, m.ID)
 	default:
-		delay, retry := retryOf(err, c.o.Backoff, j.m.ClaimCount, c.q.s.limits.MaxMessageDelay)
+		delay, retry := retryOf(err, c.o.Backoff, m.ClaimCount, c.q.s.limits.MaxMessageDelay)
 		if !retry {
-			c.giveUp(j, err)
+			c.giveUp(l, m, err)
 			return
 		}
-		c.log.Warn("herald: handler failed; will retry", "message", j.m.ID, "attempt", j.m.ClaimCount, "retry_in", delay, "err", err)
-		c.release(j.l, delay, j.m.ID)
+		c.log.Warn("herald: handler failed; will retry", "message", m.ID, "attempt", m.ClaimCount, "retry_in", delay, "err", err)
+		c.release(l, delay, m.ID)
 	}
 }
 
 // call runs the handler, turning a panic into an error.
-func (c *consumer) call(l *Claim, m Message) (err error) {
+func (c *consumer) call(ctx context.Context, m Message) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.log.Error("herald: handler panicked", "message", m.ID, "attempt", m.ClaimCount,
@@ -274,7 +304,7 @@ func (c *consumer) call(l *Claim, m Message) (err error) {
 			err = fmt.Errorf("herald: handler panicked: %v", v)
 		}
 	}()
-	return c.h(context.WithValue(c.hctx, claimKey{}, l), m)
+	return c.h(ctx, m)
 }
 
 type claimKey struct{}
@@ -370,27 +400,27 @@ func (c *consumer) release(l *lease, delay time.Duration, ids ...ID) {
 // giveUp moves a message whose handler asked for no retry to the queue's
 // dead-letter queue, in one step with its delete, or deletes it if the
 // queue has none.
-func (c *consumer) giveUp(j job, cause error) {
-	defer c.settle(j.l, 1)
+func (c *consumer) giveUp(l *lease, m Message, cause error) {
+	defer c.settle(l, 1)
 	opts, err := c.q.Options(c.opCtx)
 	if err == nil && opts.DeadLetterQueue != "" {
 		dlq := c.q.s.Project(c.q.ref.Project).Queue(opts.DeadLetterQueue)
 		_, err = c.q.s.Tx(c.opCtx, func(tx *Tx) error {
-			tx.Post(dlq, Draft{Body: j.m.Body, TTL: opts.DeadLetterTTL})
-			tx.DeleteClaimed(j.l.c, j.m.ID)
+			tx.Post(dlq, Draft{Body: m.Body, TTL: opts.DeadLetterTTL})
+			tx.DeleteClaimed(l.c, m.ID)
 			return nil
 		})
 		if err == nil {
-			c.log.Warn("herald: handler gave up; message dead-lettered", "message", j.m.ID, "attempt", j.m.ClaimCount, "dead_letter_queue", dlq.Name(), "err", cause)
+			c.log.Warn("herald: handler gave up; message dead-lettered", "message", m.ID, "attempt", m.ClaimCount, "dead_letter_queue", dlq.Name(), "err", cause)
 			return
 		}
 	} else if err == nil {
-		if err = j.l.c.Delete(c.opCtx, j.m.ID); err == nil {
-			c.log.Error("herald: handler gave up; message dropped (the queue has no dead-letter queue)", "message", j.m.ID, "attempt", j.m.ClaimCount, "err", cause)
+		if err = l.c.Delete(c.opCtx, m.ID); err == nil {
+			c.log.Error("herald: handler gave up; message dropped (the queue has no dead-letter queue)", "message", m.ID, "attempt", m.ClaimCount, "err", cause)
 			return
 		}
 	}
-	c.log.Warn("herald: could not give up on a message; it comes back when its claim expires", "message", j.m.ID, "err", err, "cause", cause)
+	c.log.Warn("herald: could not give up on a message; it comes back when its claim expires", "message", m.ID, "err", err, "cause", cause)
 }
 
 // settle marks n messages of l given back or given up; the handled rest
@@ -407,7 +437,7 @@ func (c *consumer) settle(l *lease, n int) {
 }
 
 func (c *consumer) track(cl *Claim) *lease {
-	l := &lease{c: cl, held: len(cl.Messages)}
+	l := &lease{c: cl, ctx: context.WithValue(c.hctx, claimKey{}, cl), held: len(cl.Messages)}
 	c.mu.Lock()
 	c.leases[l] = struct{}{}
 	c.mu.Unlock()
@@ -462,6 +492,9 @@ func (c *consumer) renew(l *lease) {
 	}
 	if errors.Is(err, ErrClaimNotFound) {
 		c.untrack(l)
+		l.mu.Lock()
+		l.next = len(l.c.Messages) // not ours any more: start none of them
+		l.mu.Unlock()
 		c.log.Warn("herald: claim lost before its messages were handled; they may be handled twice", "claim", l.c.ID, "messages", held)
 		return
 	}
