@@ -22,6 +22,7 @@ var (
 	ErrClosed        = store.ErrClosed
 	ErrCorrupt       = store.ErrCorrupt
 	ErrLocked        = store.ErrLocked
+	ErrConflict      = store.ErrConflict
 	ErrPoolInUse     = store.ErrPoolInUse
 	ErrCrossPool     = store.ErrCrossPool
 )

@@ -53,6 +53,10 @@ var (
 	ErrCorrupt = &kind{text: "herald: corrupt data"}
 	// ErrLocked reports a store file held by another user (D4).
 	ErrLocked = &kind{text: "herald: store is locked"}
+	// ErrConflict reports a change that would duplicate something unique,
+	// such as a second subscription of one subscriber to a queue (S1; HTTP
+	// 409).
+	ErrConflict = &kind{text: "herald: conflict"}
 	// ErrPoolInUse reports removing a pool that still holds queues (P3).
 	ErrPoolInUse = &kind{text: "herald: pool in use"}
 	// ErrCrossPool reports an operation that needs two queues on one pool

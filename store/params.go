@@ -82,7 +82,10 @@ type PostParams struct {
 	// DedupWindow is how long a DedupID is remembered; zero means
 	// DefaultDedupWindow.
 	DedupWindow time.Duration
-	Now         time.Time
+	// ConfirmedOnly limits the deliveries a Subscriber store records to
+	// confirmed subscriptions (S5).
+	ConfirmedOnly bool
+	Now           time.Time
 }
 
 // ListMessagesParams are the arguments of Store.ListMessages.

@@ -103,6 +103,9 @@ type SweepResult struct {
 	Messages int
 	Claims   int
 	Dedup    int
+	// Subscriptions counts expired subscriptions removed (stores that
+	// implement Subscriber).
+	Subscriptions int
 	// More reports that the sweep stopped at its limit with work left.
 	More bool
 }

@@ -34,7 +34,9 @@ type TxParams struct {
 	// DefaultTTL and DedupWindow apply to every post as in PostParams.
 	DefaultTTL  time.Duration
 	DedupWindow time.Duration
-	Now         time.Time
+	// ConfirmedOnly is as in PostParams.
+	ConfirmedOnly bool
+	Now           time.Time
 }
 
 // TxOp is one step of a transaction: a post when Post is not empty, a
