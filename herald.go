@@ -36,6 +36,9 @@ type Options struct {
 	SweepBatch int
 	// Logger receives background errors. Zero means slog.Default().
 	Logger *slog.Logger
+	// Notify configures push delivery to subscriptions, for stores that
+	// implement store.Subscriber.
+	Notify NotifyOptions
 }
 
 // Service is herald inside a process: queues grouped by project, backed by
@@ -52,6 +55,8 @@ type Service struct {
 	sched   *scheduler
 	// consumers are the running Consume loops, stopped first by Close.
 	consumers *consumers
+	notify    *notifier
+	observers *observers
 
 	stop      context.CancelFunc
 	bg        sync.WaitGroup
@@ -90,10 +95,13 @@ func New(opts Options) (*Service, error) {
 	if s.batch <= 0 {
 		s.batch = 1000
 	}
-	s.sched = newScheduler(s.now, s.waiters.wake)
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
+	s.notify = newNotifier(ctx, s, opts.Notify)
+	s.observers = newObservers(s.log)
+	s.sched = newScheduler(s.now, s.waiters.wake)
 	s.bg.Go(func() { s.sched.run(ctx) })
+	s.bg.Go(func() { s.notify.run(ctx) })
 	interval := opts.SweepInterval
 	if interval == 0 {
 		interval = 10 * time.Second
@@ -114,6 +122,8 @@ func (s *Service) Close() error {
 	s.stop() // ends a running sweep between batches
 	if s.gate.shut() {
 		s.bg.Wait()
+		s.notify.sends.Wait() // confirmation requests started by late calls
+		s.observers.close()
 		s.closeErr = s.store.Close()
 		close(s.closeDone)
 	}
@@ -139,4 +149,12 @@ func (s *Service) storeFor(ref store.QueueRef) (store.Store, error) {
 		return nil, err
 	}
 	return s.store, nil
+}
+
+// posted tells everything that follows posts about a successful one:
+// blocked claimers, the delivery dispatcher and in-process observers.
+func (s *Service) posted(ref store.QueueRef, clientID string, drafts []Draft, ids []ID, now time.Time) {
+	s.waiters.wake(ref)
+	s.notify.posted()
+	s.observers.posted(ref, clientID, drafts, ids, now)
 }

@@ -48,6 +48,12 @@ type Limits struct {
 	// DefaultPageSize is the List page size when none is asked. Default 10.
 	DefaultPageSize int
 
+	// DefaultSubscriptionTTL is a subscription's lifetime when it asks for
+	// none, and MaxSubscriptionTTL bounds it (S1). Defaults 1 hour and 365
+	// days. A subscription's options may be MaxMetadataSize bytes.
+	DefaultSubscriptionTTL time.Duration
+	MaxSubscriptionTTL     time.Duration
+
 	// DedupWindow is how long a Draft's DedupID is remembered (M10).
 	// Default 5 minutes.
 	DedupWindow time.Duration
@@ -58,23 +64,25 @@ type Limits struct {
 // DefaultLimits returns the limits a zero Limits stands for.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxMessageSize:     256 << 10,
-		MaxPostSize:        256 << 10,
-		MaxMetadataSize:    64 << 10,
-		MaxMessagesPerCall: 1000,
-		MinMessageTTL:      time.Second,
-		MaxMessageTTL:      14 * 24 * time.Hour,
-		DefaultMessageTTL:  time.Hour,
-		MaxMessageDelay:    15 * time.Minute,
-		MinClaimTTL:        time.Second,
-		MaxClaimTTL:        12 * time.Hour,
-		DefaultClaimTTL:    5 * time.Minute,
-		MaxClaimGrace:      12 * time.Hour,
-		DefaultClaimGrace:  time.Minute,
-		DefaultClaimLimit:  10,
-		DefaultPageSize:    10,
-		DedupWindow:        5 * time.Minute,
-		MaxDedupIDLen:      256,
+		MaxMessageSize:         256 << 10,
+		MaxPostSize:            256 << 10,
+		MaxMetadataSize:        64 << 10,
+		MaxMessagesPerCall:     1000,
+		MinMessageTTL:          time.Second,
+		MaxMessageTTL:          14 * 24 * time.Hour,
+		DefaultMessageTTL:      time.Hour,
+		MaxMessageDelay:        15 * time.Minute,
+		MinClaimTTL:            time.Second,
+		MaxClaimTTL:            12 * time.Hour,
+		DefaultClaimTTL:        5 * time.Minute,
+		MaxClaimGrace:          12 * time.Hour,
+		DefaultClaimGrace:      time.Minute,
+		DefaultClaimLimit:      10,
+		DefaultPageSize:        10,
+		DefaultSubscriptionTTL: time.Hour,
+		MaxSubscriptionTTL:     365 * 24 * time.Hour,
+		DedupWindow:            5 * time.Minute,
+		MaxDedupIDLen:          256,
 	}
 }
 
@@ -100,6 +108,8 @@ func (l Limits) withDefaults() (Limits, error) {
 		orDefault(&l.MaxClaimGrace, d.MaxClaimGrace, "MaxClaimGrace"),
 		orDefault(&l.DefaultClaimGrace, d.DefaultClaimGrace, "DefaultClaimGrace"),
 		orDefault(&l.DedupWindow, d.DedupWindow, "DedupWindow"),
+		orDefault(&l.DefaultSubscriptionTTL, d.DefaultSubscriptionTTL, "DefaultSubscriptionTTL"),
+		orDefault(&l.MaxSubscriptionTTL, d.MaxSubscriptionTTL, "MaxSubscriptionTTL"),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return l, err
@@ -109,6 +119,8 @@ func (l Limits) withDefaults() (Limits, error) {
 		return l, store.Errorf(ErrInvalid, "Limits: message TTL default %v outside %v..%v", l.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL)
 	case l.MinClaimTTL > l.MaxClaimTTL || !between(l.DefaultClaimTTL, l.MinClaimTTL, l.MaxClaimTTL):
 		return l, store.Errorf(ErrInvalid, "Limits: claim TTL default %v outside %v..%v", l.DefaultClaimTTL, l.MinClaimTTL, l.MaxClaimTTL)
+	case l.DefaultSubscriptionTTL > l.MaxSubscriptionTTL:
+		return l, store.Errorf(ErrInvalid, "Limits: subscription TTL default %v above %v", l.DefaultSubscriptionTTL, l.MaxSubscriptionTTL)
 	case l.DefaultClaimGrace > l.MaxClaimGrace:
 		return l, store.Errorf(ErrInvalid, "Limits: claim grace default %v above %v", l.DefaultClaimGrace, l.MaxClaimGrace)
 	case l.DefaultClaimLimit > l.MaxMessagesPerCall || l.DefaultPageSize > l.MaxMessagesPerCall:

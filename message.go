@@ -42,16 +42,18 @@ func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
 	if err := q.s.limits.checkDrafts(drafts); err != nil {
 		return nil, err
 	}
+	now := q.s.now()
 	ids, err := st.PostMessages(ctx, store.PostParams{
-		Queue:       q.ref,
-		Messages:    drafts,
-		ClientID:    q.clientID,
-		DefaultTTL:  q.s.limits.DefaultMessageTTL,
-		DedupWindow: q.s.limits.DedupWindow,
-		Now:         q.s.now(),
+		Queue:         q.ref,
+		Messages:      drafts,
+		ClientID:      q.clientID,
+		DefaultTTL:    q.s.limits.DefaultMessageTTL,
+		DedupWindow:   q.s.limits.DedupWindow,
+		ConfirmedOnly: q.s.notify.o.RequireConfirmation,
+		Now:           now,
 	})
 	if err == nil {
-		q.s.waiters.wake(q.ref)
+		q.s.posted(q.ref, q.clientID, drafts, ids, now)
 	}
 	return ids, err
 }

@@ -84,11 +84,13 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	ids, err := t.Transact(ctx, store.TxParams{
-		Ops:         tx.ops,
-		DefaultTTL:  s.limits.DefaultMessageTTL,
-		DedupWindow: s.limits.DedupWindow,
-		Now:         s.now(),
+		Ops:           tx.ops,
+		DefaultTTL:    s.limits.DefaultMessageTTL,
+		DedupWindow:   s.limits.DedupWindow,
+		ConfirmedOnly: s.notify.o.RequireConfirmation,
+		Now:           now,
 	})
 	if err != nil {
 		return nil, err
@@ -97,7 +99,7 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 	for i, op := range tx.ops {
 		if len(op.Post) > 0 {
 			posted = append(posted, ids[i])
-			s.waiters.wake(op.Queue)
+			s.posted(op.Queue, op.ClientID, op.Post, ids[i], now)
 		}
 	}
 	return posted, nil

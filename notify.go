@@ -1,0 +1,346 @@
+package herald
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// NotifyOptions configure push delivery to subscriptions (S2–S5). The zero
+// value delivers webhooks to any address with 16 deliveries in flight, at
+// most 2 per subscriber, 10 s per attempt.
+type NotifyOptions struct {
+	// Concurrency bounds the deliveries in flight. Zero means 16.
+	Concurrency int
+	// PerSubscriber bounds the deliveries in flight to one subscriber, so
+	// that a slow or dead one never holds up the others. Zero means 2.
+	PerSubscriber int
+	// Timeout bounds one attempt. Zero means 10 s.
+	Timeout time.Duration
+	// DenyPrivateTargets refuses webhooks to loopback, private, link-local
+	// and other non-public addresses, checked on the address actually
+	// dialled (so DNS cannot smuggle one in). Set it when subscriber URLs
+	// come from untrusted users.
+	DenyPrivateTargets bool
+	// Client sends webhooks. Nil means a client that follows no redirects
+	// and applies DenyPrivateTargets; a custom client must do its own
+	// checks.
+	Client *http.Client
+	// RequireConfirmation makes new subscriptions start unconfirmed and
+	// get a confirmation request; nothing else is delivered to them until
+	// Queue.ConfirmSubscription confirms them (S5).
+	RequireConfirmation bool
+	// SMTP sends mailto: deliveries. Without SMTP.Addr they fail for good.
+	SMTP SMTPOptions
+}
+
+// notifier owns the dispatcher: it leases due deliveries from the store,
+// sends them with bounded concurrency and settles each outcome (S2, S3).
+// Posting never waits for it: a post only kicks it.
+type notifier struct {
+	s   *Service
+	ctx context.Context  // ends when the Service closes
+	st  store.Subscriber // nil: the store has no subscriptions
+	o   NotifyOptions
+	log *slog.Logger
+
+	wake chan struct{} // kicks: a post, a retry, a freed slot
+	// active is set once the store may have a subscription; until then a
+	// post does not kick.
+	active atomic.Bool
+
+	mu       sync.Mutex
+	held     map[ID]bool                 // leased and not yet settled
+	queues   map[string][]store.Delivery // per subscriber, waiting for a slot
+	order    []string                    // subscribers with waiting deliveries, round robin
+	inflight map[string]int
+	running  int
+	sends    sync.WaitGroup
+}
+
+// deliveryLease is how long a leased delivery stays invisible to the next
+// lease; one that is not settled by then (a crash) is handed out again.
+const deliveryLease = 5 * time.Minute
+
+// maxHeld bounds the deliveries the dispatcher holds in memory at once.
+const maxHeld = 1024
+
+func newNotifier(ctx context.Context, s *Service, o NotifyOptions) *notifier {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.PerSubscriber <= 0 {
+		o.PerSubscriber = 2
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = webhookClient(o.DenyPrivateTargets)
+	}
+	n := &notifier{
+		s: s, ctx: ctx, o: o, log: s.log,
+		wake:     make(chan struct{}, 1),
+		held:     make(map[ID]bool),
+		queues:   make(map[string][]store.Delivery),
+		inflight: make(map[string]int),
+	}
+	n.st, _ = s.store.(store.Subscriber)
+	return n
+}
+
+// kick wakes the dispatcher; kicks while it is busy coalesce.
+func (n *notifier) kick() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// posted is called after every successful post.
+func (n *notifier) posted() {
+	if n.active.Load() {
+		n.kick()
+	}
+}
+
+// subscribed marks the dispatcher active: a subscription exists.
+func (n *notifier) subscribed() {
+	n.active.Store(true)
+	n.kick()
+}
+
+// run is the dispatcher loop; it returns when ctx ends, after the sends in
+// flight have settled.
+func (n *notifier) run(ctx context.Context) {
+	defer n.sends.Wait()
+	if n.st == nil {
+		return
+	}
+	if has, err := n.st.HasSubscriptions(ctx, n.s.now()); err == nil && has {
+		n.subscribed()
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.wake:
+		case <-timer.C:
+		}
+		next := n.pump(ctx)
+		timer.Stop()
+		if !next.IsZero() {
+			timer.Reset(max(next.Sub(n.s.now()), 0))
+		}
+	}
+}
+
+// pump leases what is due and there is room for, starts what the slots
+// allow, and returns when the next pending delivery is due.
+func (n *notifier) pump(ctx context.Context) time.Time {
+	n.mu.Lock()
+	room := maxHeld - len(n.held)
+	n.mu.Unlock()
+	var next time.Time
+	if room > 0 {
+		ds, nx, err := n.st.LeaseDeliveries(ctx, store.LeaseDeliveriesParams{
+			Limit: min(room, 256), Lease: deliveryLease, Now: n.s.now(),
+		})
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+				n.log.Error("herald: leasing deliveries", "err", err)
+			}
+			return n.s.now().Add(time.Second)
+		}
+		next = nx
+		n.mu.Lock()
+		for _, d := range ds {
+			if n.held[d.ID] {
+				continue // still waiting for a slot since an earlier lease
+			}
+			n.held[d.ID] = true
+			if len(n.queues[d.Subscriber]) == 0 {
+				n.order = append(n.order, d.Subscriber)
+			}
+			n.queues[d.Subscriber] = append(n.queues[d.Subscriber], d)
+		}
+		if len(ds) == min(room, 256) {
+			n.kick() // more may be due
+		}
+		n.mu.Unlock()
+	}
+	n.start(ctx)
+	return next
+}
+
+// start sends waiting deliveries, round robin over subscribers, while the
+// slots allow.
+func (n *notifier) start(ctx context.Context) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i := 0; i < len(n.order) && n.running < n.o.Concurrency; {
+		sub := n.order[i]
+		if n.inflight[sub] >= n.o.PerSubscriber {
+			i++
+			continue
+		}
+		d := n.queues[sub][0]
+		n.queues[sub] = n.queues[sub][1:]
+		if len(n.queues[sub]) == 0 {
+			delete(n.queues, sub)
+			n.order = append(n.order[:i], n.order[i+1:]...)
+		} else {
+			i++
+		}
+		n.inflight[sub]++
+		n.running++
+		n.sends.Go(func() {
+			n.deliver(ctx, d)
+			n.mu.Lock()
+			delete(n.held, d.ID)
+			if n.inflight[sub]--; n.inflight[sub] == 0 {
+				delete(n.inflight, sub)
+			}
+			n.running--
+			n.mu.Unlock()
+			n.kick()
+		})
+	}
+}
+
+// deliver makes one attempt and settles its outcome.
+func (n *notifier) deliver(ctx context.Context, d store.Delivery) {
+	q := n.s.Project(d.Queue.Project).Queue(d.Queue.Name)
+	sub, err := n.st.GetSubscription(ctx, store.GetSubscriptionParams{Queue: d.Queue, ID: d.Subscription, Now: n.s.now()})
+	if err != nil {
+		if ctx.Err() == nil {
+			n.settle(ctx, d, store.Failed, time.Time{}, err)
+		}
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, n.o.Timeout)
+	err = n.send(actx, sub, d)
+	cancel()
+	if ctx.Err() != nil {
+		return // stopping: the lease ends and the delivery comes back
+	}
+	var perm *permanentError
+	switch {
+	case err == nil:
+		n.settle(ctx, d, store.Delivered, time.Time{}, nil)
+	case errors.As(err, &perm):
+		n.settle(ctx, d, store.Failed, time.Time{}, err)
+		n.log.Warn("herald: delivery failed for good", "queue", d.Queue.Name, "subscriber", d.Subscriber, "message", d.Message, "err", err)
+	default:
+		policy := n.policy(ctx, q, sub)
+		delay, ok := policy.Delay(d.Attempts + 1)
+		if !ok {
+			n.settle(ctx, d, store.Failed, time.Time{}, err)
+			n.log.Warn("herald: delivery retries exhausted", "queue", d.Queue.Name, "subscriber", d.Subscriber, "message", d.Message, "attempts", d.Attempts+1, "err", err)
+			return
+		}
+		n.settle(ctx, d, store.Retry, n.s.now().Add(delay), err)
+	}
+}
+
+// policy is the retry policy for a subscription of q (Zaqar's precedence).
+// A policy that fails to parse (it was checked when stored) counts as none.
+func (n *notifier) policy(ctx context.Context, q *Queue, sub Subscription) RetryPolicy {
+	sp, sok, _ := parseRetryPolicy(sub.Options)
+	var qp RetryPolicy
+	var qok bool
+	if info, err := n.s.store.GetQueue(ctx, store.GetQueueParams{Queue: q.ref}); err == nil {
+		qp, qok, _ = parseRetryPolicy(info.Metadata)
+	}
+	return choosePolicy(sp, sok, qp, qok)
+}
+
+func (n *notifier) settle(ctx context.Context, d store.Delivery, o store.Outcome, at time.Time, cause error) {
+	p := store.SettleDeliveryParams{Queue: d.Queue, ID: d.ID, Outcome: o, RetryAt: at, Now: n.s.now()}
+	if cause != nil {
+		p.Error = cause.Error()
+	}
+	if err := n.st.SettleDelivery(ctx, p); err != nil && ctx.Err() == nil {
+		n.log.Error("herald: settling a delivery; it is sent again when its lease ends", "queue", d.Queue.Name, "err", err)
+	}
+}
+
+// permanentError marks an attempt that retrying cannot fix (a 4xx answer,
+// a refused target).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// confirmation is the request a new subscription gets when confirmation
+// is required (S5): Zaqar's SubscriptionConfirmation payload, with the
+// path and bodies that confirm or cancel it through the HTTP API.
+type confirmation struct {
+	MessageType     string          `json:"Message_Type"`
+	Message         string          `json:"Message"`
+	QueueName       string          `json:"queue_name"`
+	ProjectID       string          `json:"X-Project-ID"`
+	SubscriptionID  string          `json:"subscription_id"`
+	URLMethods      string          `json:"URL-Methods"`
+	URLPaths        string          `json:"URL-Paths"`
+	SubscribeBody   json.RawMessage `json:"SubscribeBody"`
+	UnsubscribeBody json.RawMessage `json:"UnsubscribeBody"`
+}
+
+// requestConfirmation sends sub its confirmation request in the
+// background, retrying on the default retry policy. It is not durable: a
+// request lost to a restart is sent again when the subscriber subscribes
+// again (which returns the same, still unconfirmed, subscription).
+func (n *notifier) requestConfirmation(sub Subscription) {
+	body, err := json.Marshal(confirmation{
+		MessageType:     "SubscriptionConfirmation",
+		Message:         "You have chosen to subscribe to the queue: " + sub.Queue.Name,
+		QueueName:       sub.Queue.Name,
+		ProjectID:       sub.Queue.Project,
+		SubscriptionID:  sub.ID.String(),
+		URLMethods:      "PUT",
+		URLPaths:        "/v2/queues/" + sub.Queue.Name + "/subscriptions/" + sub.ID.String() + "/confirm",
+		SubscribeBody:   json.RawMessage(`{"confirmed":true}`),
+		UnsubscribeBody: json.RawMessage(`{"confirmed":false}`),
+	})
+	if err != nil {
+		return
+	}
+	d := store.Delivery{Subscription: sub.ID, Subscriber: sub.Subscriber, Queue: sub.Queue}
+	n.sends.Go(func() {
+		policy := DefaultRetryPolicy()
+		for attempt := 1; ; attempt++ {
+			actx, cancel := context.WithTimeout(n.ctx, n.o.Timeout)
+			err := n.sendRaw(actx, sub, d, body)
+			cancel()
+			var perm *permanentError
+			if err == nil || errors.As(err, &perm) || n.ctx.Err() != nil {
+				if err != nil && n.ctx.Err() == nil {
+					n.log.Warn("herald: confirmation request failed", "queue", sub.Queue.Name, "subscriber", sub.Subscriber, "err", err)
+				}
+				return
+			}
+			delay, ok := policy.Delay(attempt)
+			if !ok {
+				n.log.Warn("herald: confirmation request retries exhausted", "queue", sub.Queue.Name, "subscriber", sub.Subscriber, "err", err)
+				return
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+	})
+}
