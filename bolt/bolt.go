@@ -238,6 +238,12 @@ func (s *Store) init(path string) (err error) {
 		if _, err := tx.CreateBucketIfNotExists(bkQueues); err != nil {
 			return err
 		}
+		// The outbox came after schema 1 without changing what was there:
+		// a file written before it gets its empty buckets here, so the
+		// schema stays 1 (see outboxcodec.go).
+		if err := createOutbox(tx); err != nil {
+			return err
+		}
 		if b := h.Get(keyLastID); len(b) == 16 {
 			s.ids.Observe(idOf(b))
 		}

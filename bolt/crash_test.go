@@ -29,6 +29,11 @@ import (
 // random moment, reopens the file and checks what survived against what
 // the child was told.
 //
+// Queue a has a subscription (S2): every acknowledged post to it must
+// have exactly one delivery after the restart. Tokens posted to a end in
+// "a", and the parent takes the deliveries each round (lease, then settle
+// Delivered) so that each round checks only the new ones.
+//
 // Child lines: "TRY t" before posting token t, "POST t" once the post is
 // acknowledged, "TRYDEL t" before deleting it, "DEL t" once that delete is
 // acknowledged. Message bodies are their tokens, so a message is known by
@@ -43,6 +48,9 @@ const (
 
 var crashQueues = []store.QueueRef{{Project: "crash", Name: "a"}, {Project: "crash", Name: "b"}}
 
+// crashSubscriber subscribes to crashQueues[0].
+const crashSubscriber = "http://crash.example/hook"
+
 // TestCrashChild is the child's body; it does nothing unless re-executed
 // by TestCrashKill9.
 func TestCrashChild(t *testing.T) {
@@ -54,6 +62,12 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(3)
+	}
+	// Idempotent: the first child makes it, later ones get it back.
+	_, _, err = s.CreateSubscription(context.Background(), store.CreateSubscriptionParams{
+		Queue: crashQueues[0], Subscriber: crashSubscriber, TTL: 1000 * time.Hour, Now: time.Now()})
+	if err != nil {
+		crashFail(err)
 	}
 	var out sync.Mutex
 	say := func(lines ...string) { // one write per call: whole lines or nothing
@@ -79,7 +93,7 @@ func crashWorker(s store.Store, rng *rand.Rand, prefix string, say func(...strin
 			tries, acks := make([]string, k), make([]string, k)
 			for i := range drafts {
 				n++
-				tok := fmt.Sprintf("t%s-%d", prefix, n)
+				tok := fmt.Sprintf("t%s-%d%s", prefix, n, q.Name)
 				drafts[i] = store.Draft{Body: []byte(tok), TTL: time.Hour}
 				tries[i], acks[i] = "TRY "+tok, "POST "+tok
 			}
@@ -139,6 +153,10 @@ type crashModel struct {
 	posted   map[string]bool // acknowledged, or found after a crash
 	deleting map[string]bool // TRYDEL seen, DEL not
 	deleted  map[string]bool // acknowledged, or found gone after a crash
+	// awaiting holds acknowledged posts to crashQueues[0] whose delivery
+	// has not been seen yet; delivered those whose delivery has (S2).
+	awaiting  map[string]bool
+	delivered map[string]bool
 	// recovered counts posts found after a crash that were never
 	// acknowledged: committed, then killed before the reply. Over a run it
 	// must be > 0, or the kills never landed inside a commit.
@@ -152,6 +170,9 @@ func (m *crashModel) apply(line string) {
 		m.tried[tok] = true
 	case "POST":
 		m.posted[tok] = true
+		if strings.HasSuffix(tok, crashQueues[0].Name) {
+			m.awaiting[tok] = true
+		}
 	case "TRYDEL":
 		m.deleting[tok] = true
 	case "DEL":
@@ -173,7 +194,8 @@ func TestCrashKill9(t *testing.T) {
 		kills = v
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
-	m := &crashModel{tried: map[string]bool{}, posted: map[string]bool{}, deleting: map[string]bool{}, deleted: map[string]bool{}}
+	m := &crashModel{tried: map[string]bool{}, posted: map[string]bool{}, deleting: map[string]bool{}, deleted: map[string]bool{},
+		awaiting: map[string]bool{}, delivered: map[string]bool{}}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range kills {
 		lines := runAndKill(t, path, uint64(i+1), rng)
@@ -182,8 +204,8 @@ func TestCrashKill9(t *testing.T) {
 		}
 		checkAfterCrash(t, path, m, i)
 	}
-	t.Logf("%d kills; %d acknowledged posts, %d acknowledged deletes; %d posts recovered (committed, unacknowledged)",
-		kills, len(m.posted), len(m.deleted), m.recovered)
+	t.Logf("%d kills; %d acknowledged posts, %d acknowledged deletes; %d posts recovered (committed, unacknowledged); %d deliveries",
+		kills, len(m.posted), len(m.deleted), m.recovered, len(m.delivered))
 	require.Positive(t, m.recovered, "no kill landed between a commit and its acknowledgement")
 }
 
@@ -283,7 +305,34 @@ func checkAfterCrash(t *testing.T, path string, m *crashModel, round int) {
 			m.deleted[tok] = true // committed, unacknowledged delete
 		}
 	}
+	checkDeliveries(t, s, m, round)
 	clear(m.tried) // the child is dead: its unlanded posts must never appear
+}
+
+// checkDeliveries takes every delivery the last child's posts recorded
+// and holds them to the model: one per acknowledged post to the
+// subscribed queue, none twice, none for a post that never was (S2, D3).
+func checkDeliveries(t *testing.T, s *bolt.Store, m *crashModel, round int) {
+	ctx := context.Background()
+	for {
+		ds, _, err := s.LeaseDeliveries(ctx, store.LeaseDeliveriesParams{Limit: 1000, Lease: time.Hour, Now: time.Now()})
+		require.NoError(t, err, "round %d: lease", round)
+		if len(ds) == 0 {
+			break
+		}
+		for _, d := range ds {
+			tok := string(d.Body)
+			require.Equal(t, crashQueues[0], d.Queue, "round %d: delivery of %s", round, tok)
+			require.Equal(t, crashSubscriber, d.Subscriber)
+			require.True(t, m.tried[tok] || m.posted[tok], "round %d: delivery of a post that never was: %s", round, tok)
+			require.False(t, m.delivered[tok], "round %d: second delivery of %s", round, tok)
+			m.delivered[tok] = true
+			delete(m.awaiting, tok)
+			require.NoError(t, s.SettleDelivery(ctx, store.SettleDeliveryParams{Queue: d.Queue, ID: d.ID, Outcome: store.Delivered, Now: time.Now()}))
+		}
+	}
+	require.Empty(t, m.awaiting, "round %d: acknowledged posts without a delivery", round)
+	require.NoError(t, s.Verify(ctx), "round %d: outbox inconsistent after settling", round)
 }
 
 func listAll(t *testing.T, s store.Store, q store.QueueRef, now time.Time) []store.Message {

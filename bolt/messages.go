@@ -145,6 +145,7 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 	}
 	dedupUntil := store.AddNanos(now, int64(window))
 	ids := make([]store.ID, len(p.Messages))
+	var stored []int // the drafts stored, not dedup'd
 	var inBatch map[string]int
 	for i := range p.Messages {
 		d := &p.Messages[i]
@@ -167,6 +168,7 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 		}
 		id := w.nextID(now)
 		ids[i] = id
+		stored = append(stored, i)
 		r := rec{
 			created:   now,
 			expires:   now + int64(ttls[i]),
@@ -193,6 +195,13 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 				return nil, err
 			}
 			q.noteDue(dedupUntil)
+		}
+	}
+	// The outbox (S2): in this transaction, so the post and its
+	// deliveries commit together.
+	if len(stored) > 0 {
+		if err := w.fanOut(q, p, now, ids, stored, ttls, sums); err != nil {
+			return nil, err
 		}
 	}
 	return ids, nil

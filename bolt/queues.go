@@ -90,13 +90,17 @@ func (s *Store) SetQueueMetadata(ctx context.Context, p store.SetQueueMetadataPa
 	})
 }
 
-// DeleteQueue removes a queue and everything in it (Q6).
+// DeleteQueue removes a queue and everything in it, its subscriptions and
+// their deliveries too (Q6).
 func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) error {
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}
 	return s.update(ctx, func(w *wtx) error {
 		w.drop(p.Queue)
+		if err := w.dropQueueSubs(queueKey(p.Queue)); err != nil {
+			return err
+		}
 		err := w.queues.DeleteBucket(queueKey(p.Queue))
 		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
@@ -177,8 +181,9 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 	})
 }
 
-// Sweep removes up to p.Limit expired messages, claims and dedup entries,
-// and ends up to that many delays, in one transaction (B1). It visits every
+// Sweep removes up to p.Limit expired messages, claims, dedup entries and
+// subscriptions with their deliveries, and ends up to that many delays, in
+// one transaction (B1). It visits every
 // queue: the cost is a few index seeks per queue plus the items it
 // applies, never the messages stored.
 func (s *Store) Sweep(ctx context.Context, p store.SweepParams) (store.SweepResult, error) {
@@ -222,7 +227,9 @@ func (s *Store) Sweep(ctx context.Context, p store.SweepParams) (store.SweepResu
 				return nil
 			}
 		}
-		return nil
+		var err error
+		_, res.More, err = w.sweepSubs(now, budget, &res)
+		return err
 	})
 	return res, err
 }

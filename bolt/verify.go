@@ -13,7 +13,8 @@ import (
 // Verify reads the whole file and reports ErrCorrupt at the first thing
 // wrong: a page bbolt's own check rejects (tx.Check), a record that does
 // not decode or whose body fails its checksum, or an index that disagrees
-// with the records (D3: every index agrees with the data). It is for tools,
+// with the records (D3: every index agrees with the data), the outbox's
+// included. It is for tools,
 // tests and start-up after a crash, not for hot paths: it costs a read of
 // every page.
 func (s *Store) Verify(ctx context.Context) error {
@@ -28,7 +29,7 @@ func (s *Store) Verify(ctx context.Context) error {
 		if queues == nil {
 			return store.Errorf(store.ErrCorrupt, "%s: the queues bucket is missing", s.path)
 		}
-		return queues.ForEach(func(k, v []byte) error {
+		err := queues.ForEach(func(k, v []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -41,6 +42,13 @@ func (s *Store) Verify(ctx context.Context) error {
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		if err := verifyOutbox(tx); err != nil {
+			return fmt.Errorf("%s: outbox: %w", s.path, err)
+		}
+		return nil
 	})
 }
 

@@ -19,6 +19,8 @@ type wtx struct {
 	tx     *bbolt.Tx
 	queues *bbolt.Bucket
 	open   map[string]*wq
+	// ob is the outbox, once an op opened it (outbox.go).
+	ob *obuckets
 	// dueLeft is how many more due items the transaction may apply, and
 	// applied how many it has (B1, catchup.go).
 	dueLeft, applied int

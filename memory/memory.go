@@ -31,6 +31,11 @@ type Store struct {
 	idMu sync.Mutex
 	ids  *store.IDSource
 
+	// subMu guards out, the subscriptions and deliveries (outbox.go); nil
+	// once closed.
+	subMu sync.Mutex
+	out   *outbox
+
 	// seen is the latest Now seen, in Unix nanoseconds.
 	seen atomic.Int64
 }
@@ -46,6 +51,7 @@ func New() *Store {
 			return a.ref.Name < b.ref.Name
 		}),
 		ids: store.NewIDSource(),
+		out: newOutbox(),
 	}
 	s.seen.Store(math.MinInt64)
 	return s
@@ -59,6 +65,9 @@ func (s *Store) Close() error {
 	s.queues = nil
 	s.byName = nil
 	s.mu.Unlock()
+	s.subMu.Lock()
+	s.out = nil
+	s.subMu.Unlock()
 	return nil
 }
 
@@ -220,6 +229,7 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 	if q != nil {
 		q.mu.Lock()
 		q.kill()
+		s.dropQueueSubs(q)
 		q.mu.Unlock()
 	}
 	return nil
@@ -299,9 +309,10 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 	return nil
 }
 
-// Sweep removes up to p.Limit expired messages, claims and dedup entries
-// (B1). Each queue is advanced through its due indexes, so the cost follows
-// the expired items plus one check per queue.
+// Sweep removes up to p.Limit expired messages, claims, dedup entries and
+// subscriptions with their deliveries (B1). Each queue is advanced through
+// its due indexes, and subscriptions are found through their expiry index,
+// so the cost follows the expired items plus one check per queue.
 func (s *Store) Sweep(ctx context.Context, p store.SweepParams) (store.SweepResult, error) {
 	var res store.SweepResult
 	if err := store.CheckLimit(p.Limit, "sweep limit"); err != nil {
@@ -349,6 +360,9 @@ func (s *Store) Sweep(ctx context.Context, p store.SweepParams) (store.SweepResu
 			res.More = true
 			break
 		}
+	}
+	if !res.More {
+		_, res.More = s.sweepSubs(now, budget, &res)
 	}
 	return res, nil
 }

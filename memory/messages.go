@@ -103,8 +103,9 @@ func preparePost(p *store.PostParams, ms []*message) (size int, dedup bool, err 
 }
 
 // commitPost stores a batch that passed preparePost and resolve in q,
-// locked and advanced to now, and returns its IDs (M1, M2, M10). It cannot
-// fail: every check is done.
+// locked and advanced to now, with a delivery per live subscription for
+// each message it stores (S2), and returns its IDs (M1, M2, M10). It
+// cannot fail: every check is done.
 func (s *Store) commitPost(q *queue, now int64, ms []*message, p *store.PostParams, dedup bool) []store.ID {
 	ids := make([]store.ID, len(ms))
 	var first []int // first[i] is the draft whose ID draft i shares, or -1
@@ -141,6 +142,9 @@ func (s *Store) commitPost(q *queue, now int64, ms []*message, p *store.PostPara
 		if first != nil && p.Messages[i].DedupID != "" {
 			q.addDedup(p.Messages[i].DedupID, ids[i], dedupUntil)
 		}
+	}
+	if q.nsubs > 0 {
+		s.fanOut(q, now, ms, first, p.ConfirmedOnly) // the outbox (S2)
 	}
 	return ids
 }

@@ -184,6 +184,13 @@ type queue struct {
 	dedupSeq uint64
 
 	total, claimed, delayedN int64
+
+	// nsubs counts the queue's subscriptions, expired ones too, so a post
+	// to a queue with none skips the outbox without taking subMu. It is
+	// written with both mu and Store.subMu held. subs, guarded by subMu,
+	// holds them.
+	nsubs int
+	subs  *queueSubs
 }
 
 func newQueue(ref store.QueueRef, c *conf, now int64) *queue {

@@ -68,7 +68,7 @@ func (s *Store) Transact(ctx context.Context, p store.TxParams) ([][]store.ID, e
 			continue
 		}
 		o.post = store.PostParams{Queue: o.Queue, Messages: o.Post, ClientID: o.ClientID,
-			DefaultTTL: p.DefaultTTL, DedupWindow: p.DedupWindow, Now: p.Now}
+			DefaultTTL: p.DefaultTTL, DedupWindow: p.DedupWindow, ConfirmedOnly: p.ConfirmedOnly, Now: p.Now}
 		o.ms = make([]*message, len(o.Post))
 		var err error
 		if o.size, o.dedup, err = preparePost(&o.post, o.ms); err != nil {

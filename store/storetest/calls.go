@@ -88,7 +88,68 @@ func (f *fixture) queueCalls(q store.QueueRef) []call {
 			return err
 		}})
 	}
+	if sb, ok := f.s.(store.Subscriber); ok {
+		calls = append(calls, subscriptionCalls(f, sb, q)...)
+	}
 	return calls
+}
+
+// subscriptionCalls calls every store.Subscriber method that takes a
+// QueueRef, on q.
+func subscriptionCalls(f *fixture, sb store.Subscriber, q store.QueueRef) []call {
+	ctx, now, some := f.ctx, f.now, fakeID(1)
+	yes := true
+	return []call{
+		{"CreateSubscription", func() error {
+			_, _, err := sb.CreateSubscription(ctx, store.CreateSubscriptionParams{Queue: q, Subscriber: "http://a", TTL: time.Hour, Now: now})
+			return err
+		}},
+		{"GetSubscription", func() error {
+			_, err := sb.GetSubscription(ctx, store.GetSubscriptionParams{Queue: q, ID: some, Now: now})
+			return err
+		}},
+		{"ListSubscriptions", func() error {
+			_, err := sb.ListSubscriptions(ctx, store.ListSubscriptionsParams{Queue: q, Limit: 10, Now: now})
+			return err
+		}},
+		{"UpdateSubscription", func() error {
+			_, err := sb.UpdateSubscription(ctx, store.UpdateSubscriptionParams{Queue: q, ID: some, Confirmed: &yes, Now: now})
+			return err
+		}},
+		{"DeleteSubscription", func() error {
+			return sb.DeleteSubscription(ctx, store.DeleteSubscriptionParams{Queue: q, ID: some})
+		}},
+		{"SettleDelivery", func() error {
+			return sb.SettleDelivery(ctx, store.SettleDeliveryParams{Queue: q, ID: some, Outcome: store.Delivered, Now: now})
+		}},
+		{"ListFailedDeliveries", func() error {
+			_, err := sb.ListFailedDeliveries(ctx, store.ListFailedDeliveriesParams{Queue: q, Limit: 10})
+			return err
+		}},
+		{"RetryFailedDeliveries", func() error {
+			_, err := sb.RetryFailedDeliveries(ctx, store.RetryFailedDeliveriesParams{Queue: q, IDs: []store.ID{some}, Now: now})
+			return err
+		}},
+	}
+}
+
+// outboxCalls calls the store.Subscriber methods that span the store,
+// when the store is one.
+func (f *fixture) outboxCalls() []call {
+	sb, ok := f.s.(store.Subscriber)
+	if !ok {
+		return nil
+	}
+	return []call{
+		{"HasSubscriptions", func() error {
+			_, err := sb.HasSubscriptions(f.ctx, f.now)
+			return err
+		}},
+		{"LeaseDeliveries", func() error {
+			_, _, err := sb.LeaseDeliveries(f.ctx, store.LeaseDeliveriesParams{Limit: 10, Lease: time.Minute, Now: f.now})
+			return err
+		}},
+	}
 }
 
 // listQueuesCall lists a project's queues.
