@@ -22,7 +22,8 @@ type NotifyOptions struct {
 	// PerSubscriber bounds the deliveries in flight to one subscriber, so
 	// that a slow or dead one never holds up the others. Zero means 2.
 	PerSubscriber int
-	// Timeout bounds one attempt. Zero means 10 s.
+	// Timeout bounds one attempt. Zero means 10 s. A delivery that was in
+	// flight when its process died is sent again 3 × Timeout later.
 	Timeout time.Duration
 	// DenyPrivateTargets refuses webhooks to loopback, private, link-local
 	// and other non-public addresses, checked on the address actually
@@ -65,9 +66,11 @@ type notifier struct {
 	sends    sync.WaitGroup
 }
 
-// deliveryLease is how long a leased delivery stays invisible to the next
-// lease; one that is not settled by then (a crash) is handed out again.
-const deliveryLease = 5 * time.Minute
+// leaseTimeouts is how many attempt timeouts a leased delivery stays
+// invisible to the next lease: one not settled by then (its process died)
+// is handed out again. One waiting in memory for a slot past its lease is
+// leased again and kept once.
+const leaseTimeouts = 3
 
 // maxHeld bounds the deliveries the dispatcher holds in memory at once.
 const maxHeld = 1024
@@ -153,7 +156,7 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 	var next time.Time
 	if room > 0 {
 		ds, nx, err := n.st.LeaseDeliveries(ctx, store.LeaseDeliveriesParams{
-			Limit: min(room, 256), Lease: deliveryLease, Now: n.s.now(),
+			Limit: min(room, 256), Lease: leaseTimeouts * n.o.Timeout, Now: n.s.now(),
 		})
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
