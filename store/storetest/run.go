@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		claimTests,
 		deadLetterTests,
 		txTests,
+		catalogTests,
 		sweepTests,
 		durabilityTests,
 		badInputTests,
