@@ -49,6 +49,11 @@
 // after a large backlog drains. Verify checks the whole file: bbolt's page
 // check and every index against the records.
 //
+// Store implements store.Cataloger: a pooled herald Service keeps its
+// catalog (which pool holds each queue, and each project's flavors) in a
+// bucket "catalog" that the first catalog write makes; see catalog.go. It
+// implements store.Sizer too: Size is the file's size.
+//
 // Store implements store.Transactor: Transact posts and deletes on several
 // queues as one write op of the group committer (X1), so it commits whole,
 // in one fsync, or not at all.
