@@ -24,4 +24,5 @@ var (
 	ErrLocked        = store.ErrLocked
 	ErrPoolInUse     = store.ErrPoolInUse
 	ErrCrossPool     = store.ErrCrossPool
+	ErrNoPool        = store.ErrNoPool
 )
