@@ -140,7 +140,7 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 // It finds the queue's pool afresh each time: a queue a waiting claimer
 // found nowhere may have been placed since.
 func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams) (*Claim, error) {
-	e, err := q.s.router.lookup(ctx, q.ref) // the ref was checked by Claim
+	e, err := q.entry(ctx)
 	if err != nil {
 		return nil, err
 	}

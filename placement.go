@@ -14,17 +14,35 @@ import (
 // unhold, a DeleteQueue of the queue waits, so the call cannot recreate
 // the queue behind a deleted placement.
 func (s *Service) hold(ctx context.Context, ref store.QueueRef, pl placement) (*entry, bool, error) {
+	return s.holdCached(ctx, ref, pl, nil)
+}
+
+// holdCached is hold that first tries, and then updates, a handle's
+// cached entry (see Queue.at); at may be nil.
+func (s *Service) holdCached(ctx context.Context, ref store.QueueRef, pl placement, at *placedAt) (*entry, bool, error) {
 	r := s.router
 	if r.single != nil {
 		return r.single, false, nil
 	}
+	if at != nil {
+		if e := at.e.Load(); e != nil {
+			e.mu.RLock()
+			if !e.gone.Load() {
+				return e, false, nil
+			}
+			e.mu.RUnlock()
+		}
+	}
 	for {
-		e, created, err := r.place(ctx, ref, pl, s.now())
+		e, created, err := r.place(ctx, ref, pl, s.now)
 		if err != nil {
 			return nil, false, err
 		}
 		e.mu.RLock()
-		if !e.gone {
+		if !e.gone.Load() {
+			if at != nil {
+				at.e.Store(e)
+			}
 			return e, created, nil
 		}
 		e.mu.RUnlock() // deleted meanwhile: place it again

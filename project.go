@@ -23,7 +23,11 @@ func (p *Project) ID() string { return p.id }
 // hold no state; the queue itself is created on first post (Q2) or by
 // Queue.Create.
 func (p *Project) Queue(name string) *Queue {
-	return &Queue{s: p.s, ref: store.QueueRef{Project: p.id, Name: name}}
+	q := &Queue{s: p.s, ref: store.QueueRef{Project: p.id, Name: name}}
+	if p.s.router.single == nil {
+		q.at = new(placedAt)
+	}
+	return q
 }
 
 // QueueInfo describes a queue in a listing.

@@ -2,17 +2,27 @@ package herald
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/heraldmq/herald/store"
 )
 
 // Queue is the handle of one queue of one project. It holds no state but
-// the names and the client id, so it is cheap to make and safe to share.
+// the names, the client id and a cache of where the queue is, so it is
+// cheap to make and safe to share.
 type Queue struct {
 	s        *Service
 	ref      store.QueueRef
 	clientID string
+	// at caches the queue's placement for a pooled Service, shared by the
+	// handle's copies (WithClientID): a handle that is used again finds
+	// its pool without a map lookup.
+	at *placedAt
 }
+
+// placedAt is a handle's cached entry; nil until the queue is found
+// placed, and ignored once the entry is gone.
+type placedAt struct{ e atomic.Pointer[entry] }
 
 // Name returns the queue name.
 func (q *Queue) Name() string { return q.ref.Name }
@@ -48,12 +58,33 @@ func (q *Queue) enter(ctx context.Context) (*entry, error) {
 	if err := q.s.gate.enter(); err != nil {
 		return nil, err
 	}
-	e, err := q.s.route(ctx, q.ref)
+	e, err := q.entry(ctx)
+	if err == nil && q.s.router.single != nil {
+		err = q.ref.Check()
+	}
 	if err != nil {
 		q.s.gate.leave()
 		return nil, err
 	}
 	return e, nil
+}
+
+// entry finds the queue's entry through the handle's cache, then the
+// Service's (see Service.route). Without a catalog it is the one pool's,
+// and the ref is not checked here: Queue calls check it on entry.
+func (q *Queue) entry(ctx context.Context) (*entry, error) {
+	r := q.s.router
+	if r.single != nil {
+		return r.single, nil
+	}
+	if e := q.at.e.Load(); e != nil && !e.gone.Load() {
+		return e, nil
+	}
+	e, err := q.s.route(ctx, q.ref)
+	if err == nil && e != nowhere {
+		q.at.e.Store(e)
+	}
+	return e, err
 }
 
 // Create creates the queue with metadata and reports true, or reports false

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldmq/herald/store"
@@ -52,7 +53,10 @@ type router struct {
 type entry struct {
 	pool *pool
 	mu   sync.RWMutex
-	gone bool
+	// gone is set, under mu held exclusively, once the queue and its
+	// placement are deleted; it is read without mu by handles that cache
+	// the entry.
+	gone atomic.Bool
 }
 
 // nowhere is the entry of an unplaced queue: a queue that does not exist.
@@ -163,9 +167,10 @@ type placement struct {
 
 // place returns ref's entry, placing the queue first if the catalog has
 // it nowhere: it chooses a pool, creates the queue in the pool's store
-// with pl.meta, then records the placement, and reports created. A queue
-// already placed is left alone (pl is not checked against it).
-func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, now time.Time) (e *entry, created bool, err error) {
+// with pl.meta at clock's time, then records the placement, and reports
+// created. A queue already placed is left alone (pl is not checked
+// against it).
+func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, clock func() time.Time) (e *entry, created bool, err error) {
 	if e, ok := r.cache.Load(ref); ok {
 		return e.(*entry), false, nil
 	}
@@ -181,6 +186,7 @@ func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, no
 	if err != nil {
 		return nil, false, err
 	}
+	now := clock() // only now: reading the clock is not free
 	created, err = p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: pl.meta, Now: now})
 	if err != nil {
 		return nil, false, err
@@ -251,7 +257,7 @@ func flavorHas(f *store.FlavorRecord, pool string) bool {
 func (r *router) unplace(ctx context.Context, ref store.QueueRef, e *entry) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.gone {
+	if e.gone.Load() {
 		return nil
 	}
 	if err := e.pool.store.DeleteQueue(ctx, store.DeleteQueueParams{Queue: ref}); err != nil {
@@ -264,7 +270,7 @@ func (r *router) unplace(ctx context.Context, ref store.QueueRef, e *entry) erro
 		return err
 	}
 	r.cache.CompareAndDelete(ref, e)
-	e.gone = true
+	e.gone.Store(true)
 	return nil
 }
 

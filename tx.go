@@ -176,7 +176,7 @@ func (s *Service) txPool(ctx context.Context, ops []store.TxOp) (*pool, error) {
 		if len(op.Post) == 0 {
 			continue
 		}
-		e, _, err := s.router.place(ctx, op.Queue, placement{on: p}, s.now())
+		e, _, err := s.router.place(ctx, op.Queue, placement{on: p}, s.now)
 		if err != nil {
 			return nil, store.OpError(i, err)
 		}
@@ -214,7 +214,7 @@ func (s *Service) holdPosts(ctx context.Context, ops []store.TxOp, p *pool) ([]*
 		e, err := s.router.lookup(ctx, ref)
 		if err == nil && e != nowhere {
 			e.mu.RLock()
-			if !e.gone && e.pool == p {
+			if !e.gone.Load() && e.pool == p {
 				held = append(held, e)
 				continue
 			}
