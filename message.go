@@ -46,7 +46,7 @@ func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
 	if err := q.s.limits.checkDrafts(drafts); err != nil {
 		return nil, err
 	}
-	e, _, err := q.s.holdCached(ctx, q.ref, placement{}, q.at)
+	e, _, err := q.s.holdCached(ctx, q.ref, placement{}, &q.at)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 
 	"github.com/heraldmq/herald/store"
 )
@@ -19,13 +20,13 @@ func (s *Service) hold(ctx context.Context, ref store.QueueRef, pl placement) (*
 
 // holdCached is hold that first tries, and then updates, a handle's
 // cached entry (see Queue.at); at may be nil.
-func (s *Service) holdCached(ctx context.Context, ref store.QueueRef, pl placement, at *placedAt) (*entry, bool, error) {
+func (s *Service) holdCached(ctx context.Context, ref store.QueueRef, pl placement, at *atomic.Pointer[entry]) (*entry, bool, error) {
 	r := s.router
 	if r.single != nil {
 		return r.single, false, nil
 	}
 	if at != nil {
-		if e := at.e.Load(); e != nil {
+		if e := at.Load(); e != nil {
 			e.mu.RLock()
 			if !e.gone.Load() {
 				return e, false, nil
@@ -41,7 +42,7 @@ func (s *Service) holdCached(ctx context.Context, ref store.QueueRef, pl placeme
 		e.mu.RLock()
 		if !e.gone.Load() {
 			if at != nil {
-				at.e.Store(e)
+				at.Store(e)
 			}
 			return e, created, nil
 		}

@@ -23,11 +23,7 @@ func (p *Project) ID() string { return p.id }
 // hold no state; the queue itself is created on first post (Q2) or by
 // Queue.Create.
 func (p *Project) Queue(name string) *Queue {
-	q := &Queue{s: p.s, ref: store.QueueRef{Project: p.id, Name: name}}
-	if p.s.router.single == nil {
-		q.at = new(placedAt)
-	}
-	return q
+	return &Queue{s: p.s, ref: store.QueueRef{Project: p.id, Name: name}}
 }
 
 // QueueInfo describes a queue in a listing.

@@ -14,15 +14,11 @@ type Queue struct {
 	s        *Service
 	ref      store.QueueRef
 	clientID string
-	// at caches the queue's placement for a pooled Service, shared by the
-	// handle's copies (WithClientID): a handle that is used again finds
-	// its pool without a map lookup.
-	at *placedAt
+	// at caches the queue's entry for a pooled Service, so that a handle
+	// used again finds its pool without a map lookup. It is nil until the
+	// queue is found placed, and ignored once the entry is gone.
+	at atomic.Pointer[entry]
 }
-
-// placedAt is a handle's cached entry; nil until the queue is found
-// placed, and ignored once the entry is gone.
-type placedAt struct{ e atomic.Pointer[entry] }
 
 // Name returns the queue name.
 func (q *Queue) Name() string { return q.ref.Name }
@@ -37,9 +33,9 @@ func (q *Queue) Service() *Service { return q.s }
 // echo rule for it (M6): List leaves out that client's own messages unless
 // ListOptions.Echo is set.
 func (q *Queue) WithClientID(clientID string) *Queue {
-	c := *q
-	c.clientID = clientID
-	return &c
+	c := &Queue{s: q.s, ref: q.ref, clientID: clientID}
+	c.at.Store(q.at.Load())
+	return c
 }
 
 // begin admits a call and finds the queue's store. On success the caller
@@ -77,12 +73,12 @@ func (q *Queue) entry(ctx context.Context) (*entry, error) {
 	if r.single != nil {
 		return r.single, nil
 	}
-	if e := q.at.e.Load(); e != nil && !e.gone.Load() {
+	if e := q.at.Load(); e != nil && !e.gone.Load() {
 		return e, nil
 	}
 	e, err := q.s.route(ctx, q.ref)
 	if err == nil && e != nowhere {
-		q.at.e.Store(e)
+		q.at.Store(e)
 	}
 	return e, err
 }
