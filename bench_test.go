@@ -35,6 +35,58 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 }
 
+// BenchmarkPipelinePools is BenchmarkPipeline/memory through a Service of
+// three memory pools against one on a single memory store: the difference
+// is what routing costs (P1: a cached catalog lookup per call, and a
+// shared lock around each post). Memory pools keep the store's own cost
+// small, so the routing shows. go test runs each sub-benchmark's -count
+// repeats back to back, so compare them in alternating runs of the test
+// binary (one -test.bench=...$/^single$ run, then one pools3, and so on).
+func BenchmarkPipelinePools(b *testing.B) {
+	b.Run("single", func(b *testing.B) {
+		runPipeline(b, newBenchService(b, newMemory()).Queue("jobs"), 4, 4, 20_000)
+	})
+	b.Run("pools3", func(b *testing.B) {
+		runPipeline(b, newPoolsBenchService(b).Queue("jobs"), 4, 4, 20_000)
+	})
+}
+
+// newPoolsBenchService returns a Service over three memory pools.
+func newPoolsBenchService(b *testing.B) *herald.Service {
+	svc, err := herald.New(herald.Options{Pools: []herald.Pool{
+		{Name: "a", Store: newMemory(), Weight: 1},
+		{Name: "b", Store: newMemory(), Weight: 1},
+		{Name: "c", Store: newMemory(), Weight: 1},
+	}})
+	require.NoError(b, err)
+	b.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+// BenchmarkPostPools posts single 256-byte messages from one goroutine,
+// on one store and through three memory pools, with a handle made once
+// ("reused") and one made per post ("fresh": with pools it finds its pool
+// in the Service's cache rather than the handle's).
+func BenchmarkPostPools(b *testing.B) {
+	run := func(b *testing.B, svc *herald.Service, fresh bool) {
+		ctx := context.Background()
+		q := svc.Queue("jobs")
+		for range b.N {
+			if fresh {
+				q = svc.Queue("jobs")
+			}
+			if _, err := q.Post(ctx, herald.Draft{Body: body256}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRate(b, int64(b.N))
+	}
+	b.Run("single/reused", func(b *testing.B) { run(b, newBenchService(b, newMemory()), false) })
+	b.Run("single/fresh", func(b *testing.B) { run(b, newBenchService(b, newMemory()), true) })
+	b.Run("pools3/reused", func(b *testing.B) { run(b, newPoolsBenchService(b), false) })
+	b.Run("pools3/fresh", func(b *testing.B) { run(b, newPoolsBenchService(b), true) })
+}
+
 // runPipeline moves perRun*b.N messages through q and reports msgs/s.
 func runPipeline(b *testing.B, q *herald.Queue, producers, consumers, perRun int) {
 	ctx := context.Background()

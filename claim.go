@@ -98,17 +98,19 @@ func (l *Limits) checkClaimTTL(ttl time.Duration) error {
 // ending is. Messages claimed too often move to the dead-letter queue
 // instead (C6).
 func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
-	st, err := q.begin()
-	if err != nil {
+	if err := q.s.gate.enter(); err != nil {
 		return nil, err
 	}
 	defer q.s.gate.leave()
+	if err := q.ref.Check(); err != nil {
+		return nil, err
+	}
 	if err := q.s.limits.resolveClaim(&o); err != nil {
 		return nil, err
 	}
 	p := store.CreateClaimParams{Queue: q.ref, TTL: o.TTL, Grace: o.Grace, Limit: o.Limit}
 	if o.Wait == 0 {
-		return q.tryClaim(ctx, st, p)
+		return q.tryClaim(ctx, p)
 	}
 
 	w := q.s.waiters
@@ -118,7 +120,7 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 	defer timeout.Stop()
 	for {
 		wake := w.channel(q.ref) // before trying, so no wake-up is missed
-		c, err := q.tryClaim(ctx, st, p)
+		c, err := q.tryClaim(ctx, p)
 		if err != nil || len(c.Messages) > 0 {
 			return c, err
 		}
@@ -135,13 +137,22 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 }
 
 // tryClaim makes one claim attempt and arranges the wake-ups it implies.
-func (q *Queue) tryClaim(ctx context.Context, st store.Store, p store.CreateClaimParams) (*Claim, error) {
+// It finds the queue's pool afresh each time: a queue a waiting claimer
+// found nowhere may have been placed since.
+func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams) (*Claim, error) {
+	e, err := q.entry(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p.Now = q.s.now()
-	r, err := st.CreateClaim(ctx, p)
+	r, err := e.pool.store.CreateClaim(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	if r.DeadLettered > 0 {
+		if q.s.router.single == nil {
+			q.s.adoptDeadLetters(ctx, q.ref, e, r.DeadLetterQueue)
+		}
 		q.s.waiters.wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue})
 	}
 	if len(r.Messages) == 0 {
@@ -167,7 +178,7 @@ func (q *Queue) wakeAt(t time.Time) {
 // GetClaim returns a live claim with the messages it still holds, or
 // ErrClaimNotFound.
 func (q *Queue) GetClaim(ctx context.Context, id ID) (*Claim, error) {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +202,7 @@ func (c *Claim) Renew(ctx context.Context, ttl time.Duration) error {
 	if ttl == 0 {
 		ttl = c.TTL
 	}
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -219,7 +230,7 @@ func (c *Claim) Release(ctx context.Context, delay time.Duration, ids ...ID) err
 	if err != nil {
 		return nil // nothing is held: releasing it is a no-op
 	}
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return err
 	}

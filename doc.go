@@ -22,6 +22,15 @@
 // backoff, dead-lettering and a graceful stop. Service.Tx posts and deletes
 // on several queues in one atomic step (consume-transform-produce).
 //
+// A Service may also spread its queues over several stores, its pools
+// (Options.Pools): each new queue is placed on one, at random in
+// proportion to the pools' weights or among the pools of the flavor it
+// asks for, and stays there. The catalog of placements and flavors lives
+// in a management store, so it survives restarts; pools can be added,
+// re-weighted and removed while the Service runs. Operations that need
+// two queues in one step (Service.Tx, dead-letter moves) need them on one
+// pool: ErrCrossPool otherwise.
+//
 // Bad input returns an error matching ErrInvalid (and a more specific
 // child) and changes nothing. The numbered rules cited in the docs (Q1, M4,
 // C3 …) are herald's design rules; each is proven by the store conformance

@@ -25,4 +25,5 @@ var (
 	ErrConflict      = store.ErrConflict
 	ErrPoolInUse     = store.ErrPoolInUse
 	ErrCrossPool     = store.ErrCrossPool
+	ErrNoPool        = store.ErrNoPool
 )

@@ -2,7 +2,10 @@ package herald
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -17,9 +20,28 @@ func ParseID(s string) (ID, error) { return store.ParseID(s) }
 
 // Options configure a Service.
 type Options struct {
-	// Store holds the queues. Required: New panics without one, since that
-	// is a programming error. The Service owns it and closes it on Close.
+	// Store holds the queues: the Service has one pool, named "default",
+	// with weight 1, and no catalog. Exactly one of Store and Pools is
+	// required (ErrInvalid otherwise). The Service owns the store and
+	// closes it on Close.
 	Store store.Store
+	// Pools are the named stores a Service with many stores places its
+	// queues on (P1, P2); see Pool. The Service owns their stores and
+	// closes them on Close. A queue's placement is kept in the catalog,
+	// which must be a store.Cataloger when there is more than one pool.
+	// Pools themselves are not stored: pass the same pools (names and
+	// stores) to New after a restart, or queues placed on a missing one
+	// give ErrNotFound.
+	Pools []Pool
+	// Catalog is the management store that keeps the catalog (P1): which
+	// pool holds each queue, and the flavors. Zero means the first pool's
+	// store. A Catalog that is not one of the pools' stores is owned by
+	// the Service too and closed on Close. Only with Pools.
+	Catalog store.Store
+	// Rand drives the weighted choice of a new queue's pool (P2). Zero
+	// means a randomly seeded source; tests pass a seeded one. The
+	// Service owns it: it must not be used elsewhere afterwards.
+	Rand *rand.Rand
 	// Limits bound what callers may ask; zero fields take their defaults.
 	Limits Limits
 	// Now is the clock. Zero means time.Now. Timers (blocking claims, the
@@ -45,7 +67,7 @@ type Options struct {
 // a store, with the background sweeper and claim scheduler running. A
 // Service is safe for concurrent use.
 type Service struct {
-	store   store.Store
+	router  *router
 	limits  Limits
 	now     func() time.Time
 	log     *slog.Logger
@@ -64,19 +86,22 @@ type Service struct {
 	closeDone chan struct{}
 }
 
-// New starts a Service over opts.Store: it starts the sweeper and the claim
-// scheduler (B3). Invalid Limits give an ErrInvalid error; the store is
-// then still open and still the caller's to close.
+// New starts a Service over opts.Store or opts.Pools: it starts the
+// sweeper and the claim scheduler (B3). Invalid Limits or pools give an
+// ErrInvalid error, and more than one pool with a catalog store that is
+// not a store.Cataloger an errors.ErrUnsupported one; the stores are then
+// still open and still the caller's to close.
 func New(opts Options) (*Service, error) {
-	if opts.Store == nil {
-		panic("herald: Options.Store is nil")
-	}
 	limits, err := opts.Limits.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	r, err := newRouterFor(opts)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
-		store:     opts.Store,
+		router:    r,
 		limits:    limits,
 		now:       opts.Now,
 		log:       opts.Logger,
@@ -115,7 +140,7 @@ func New(opts Options) (*Service, error) {
 // Close stops running Consume loops (each within its StopTimeout), stops
 // accepting calls, wakes blocked claimers (they return ErrClosed), waits
 // for calls in flight, stops the background goroutines and closes the
-// store (B3). Close is idempotent: later calls wait for the first and
+// stores of every pool and the catalog's, each once (B3). Close is idempotent: later calls wait for the first and
 // return its result.
 func (s *Service) Close() error {
 	s.consumers.close()
@@ -124,7 +149,7 @@ func (s *Service) Close() error {
 		s.bg.Wait()
 		s.notify.sends.Wait() // confirmation requests started by late calls
 		s.observers.close()
-		s.closeErr = s.store.Close()
+		s.closeErr = s.router.close()
 		close(s.closeDone)
 	}
 	<-s.closeDone
@@ -142,13 +167,79 @@ func (s *Service) Project(id string) *Project { return &Project{s: s, id: id} }
 // Queue returns a queue of the default project; see Project.Queue.
 func (s *Service) Queue(name string) *Queue { return s.Project("").Queue(name) }
 
-// storeFor is the one step that says which store holds a queue. Every queue
-// operation goes through it, so pools can route here later.
-func (s *Service) storeFor(ref store.QueueRef) (store.Store, error) {
+// newRouterFor checks the store options and makes the router.
+func newRouterFor(opts Options) (*router, error) {
+	r := newRouter(opts.Rand)
+	switch {
+	case opts.Store != nil && len(opts.Pools) > 0:
+		return nil, store.Errorf(ErrInvalid, "options: both Store and Pools are set; give one")
+	case opts.Store == nil && len(opts.Pools) == 0:
+		return nil, store.Errorf(ErrInvalid, "options: neither Store nor Pools is set; give one")
+	case opts.Store != nil && opts.Catalog != nil:
+		return nil, store.Errorf(ErrInvalid, "options: Catalog is set without Pools")
+	case opts.Store != nil:
+		p := &pool{name: "default", store: opts.Store, weight: 1}
+		r.pools = []*pool{p}
+		r.single = &entry{pool: p}
+		return r, nil
+	}
+	for _, p := range opts.Pools {
+		if err := checkPool(p, r.pools); err != nil {
+			return nil, err
+		}
+		r.pools = append(r.pools, &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly})
+	}
+	r.catStore = opts.Catalog
+	if r.catStore == nil {
+		r.catStore = r.pools[0].store
+	}
+	cat, ok := r.catStore.(store.Cataloger)
+	switch {
+	case ok:
+		r.cat = cat
+	case opts.Catalog != nil || len(r.pools) > 1:
+		return nil, store.Errorf(errors.ErrUnsupported, "options: catalog store %T does not implement store.Cataloger", r.catStore)
+	default: // one pool, no catalog: every queue is on it
+		r.single = &entry{pool: r.pools[0]}
+		r.catStore = nil
+	}
+	return r, nil
+}
+
+// close closes every pool's store and the catalog's, each once. Without a
+// catalog it returns the one store's error as it is.
+func (r *router) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cat == nil {
+		return r.pools[0].store.Close()
+	}
+	var errs []error
+	own := true
+	for _, p := range r.pools {
+		if p.store == r.catStore {
+			own = false
+		}
+		if err := p.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("herald: close pool %q: %w", p.name, err))
+		}
+	}
+	if own {
+		if err := r.catStore.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("herald: close the catalog: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// route returns the entry of the queue ref names (P1): its pool, or
+// nowhere for a queue that is placed nowhere, that is, does not exist.
+// Every queue operation goes through it or through place.
+func (s *Service) route(ctx context.Context, ref store.QueueRef) (*entry, error) {
 	if err := ref.Check(); err != nil {
 		return nil, err
 	}
-	return s.store, nil
+	return s.router.lookup(ctx, ref)
 }
 
 // posted tells everything that follows posts about a successful one:

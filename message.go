@@ -33,17 +33,25 @@ type ListOptions struct {
 // order, creating the queue if needed (M1, Q2). Every body is checked
 // against Limits.MaxMessageSize and the batch against Limits.MaxPostSize and
 // the queue's _max_messages_post_size (M3) before anything is written.
+//
+// With pools, a new queue is placed first (P2), with no flavor.
 func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
-	st, err := q.begin()
-	if err != nil {
+	if err := q.s.gate.enter(); err != nil {
 		return nil, err
 	}
 	defer q.s.gate.leave()
+	if err := q.ref.Check(); err != nil {
+		return nil, err
+	}
 	if err := q.s.limits.checkDrafts(drafts); err != nil {
 		return nil, err
 	}
+	e, _, err := q.s.holdCached(ctx, q.ref, placement{}, &q.at)
+	if err != nil {
+		return nil, err
+	}
 	now := q.s.now()
-	ids, err := st.PostMessages(ctx, store.PostParams{
+	ids, err := e.pool.store.PostMessages(ctx, store.PostParams{
 		Queue:         q.ref,
 		Messages:      drafts,
 		ClientID:      q.clientID,
@@ -52,6 +60,7 @@ func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
 		ConfirmedOnly: q.s.notify.o.RequireConfirmation,
 		Now:           now,
 	})
+	q.s.unhold(e)
 	if err == nil {
 		q.s.posted(q.ref, q.clientID, drafts, ids, now)
 	}
@@ -88,7 +97,7 @@ func (l *Limits) checkDrafts(drafts []Draft) error {
 // List returns a page of messages, oldest first (M6). A missing queue gives
 // an empty page.
 func (q *Queue) List(ctx context.Context, o ListOptions) ([]Message, error) {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +130,7 @@ func (q *Queue) Get(ctx context.Context, id ID) (Message, error) {
 // GetMany returns the messages with the given IDs that exist, in the order
 // asked; missing ones are left out (M7).
 func (q *Queue) GetMany(ctx context.Context, ids ...ID) ([]Message, error) {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +150,7 @@ func (q *Queue) Delete(ctx context.Context, ids ...ID) error {
 }
 
 func (q *Queue) deleteMessages(ctx context.Context, ids []ID, claim ID) error {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -155,7 +164,7 @@ func (q *Queue) deleteMessages(ctx context.Context, ids []ID, claim ID) error {
 // Pop takes and deletes up to n of the oldest free messages atomically
 // (M9): at-most-once delivery.
 func (q *Queue) Pop(ctx context.Context, n int) ([]Message, error) {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}

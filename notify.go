@@ -42,13 +42,12 @@ type NotifyOptions struct {
 	SMTP SMTPOptions
 }
 
-// notifier owns the dispatcher: it leases due deliveries from the store,
+// notifier owns the dispatcher: it leases due deliveries from each pool,
 // sends them with bounded concurrency and settles each outcome (S2, S3).
 // Posting never waits for it: a post only kicks it.
 type notifier struct {
 	s   *Service
-	ctx context.Context  // ends when the Service closes
-	st  store.Subscriber // nil: the store has no subscriptions
+	ctx context.Context // ends when the Service closes
 	o   NotifyOptions
 	log *slog.Logger
 
@@ -58,9 +57,9 @@ type notifier struct {
 	active atomic.Bool
 
 	mu       sync.Mutex
-	held     map[ID]bool                 // leased and not yet settled
-	queues   map[string][]store.Delivery // per subscriber, waiting for a slot
-	order    []string                    // subscribers with waiting deliveries, round robin
+	held     map[ID]bool           // leased and not yet settled
+	queues   map[string][]outgoing // per subscriber, waiting for a slot
+	order    []string              // subscribers with waiting deliveries, round robin
 	inflight map[string]int
 	running  int
 	sends    sync.WaitGroup
@@ -92,11 +91,29 @@ func newNotifier(ctx context.Context, s *Service, o NotifyOptions) *notifier {
 		s: s, ctx: ctx, o: o, log: s.log,
 		wake:     make(chan struct{}, 1),
 		held:     make(map[ID]bool),
-		queues:   make(map[string][]store.Delivery),
+		queues:   make(map[string][]outgoing),
 		inflight: make(map[string]int),
 	}
-	n.st, _ = s.store.(store.Subscriber)
 	return n
+}
+
+// outgoing is a leased delivery and the store it came from.
+type outgoing struct {
+	st store.Subscriber
+	d  store.Delivery
+}
+
+// stores returns the pools' stores that keep subscriptions, each once.
+func (n *notifier) stores() []store.Subscriber {
+	var out []store.Subscriber
+	seen := make(map[store.Store]bool)
+	for _, p := range n.s.router.snapshot() {
+		if sub, ok := p.store.(store.Subscriber); ok && !seen[p.store] {
+			seen[p.store] = true
+			out = append(out, sub)
+		}
+	}
+	return out
 }
 
 // kick wakes the dispatcher; kicks while it is busy coalesce.
@@ -124,11 +141,10 @@ func (n *notifier) subscribed() {
 // flight have settled.
 func (n *notifier) run(ctx context.Context) {
 	defer n.sends.Wait()
-	if n.st == nil {
-		return
-	}
-	if has, err := n.st.HasSubscriptions(ctx, n.s.now()); err == nil && has {
-		n.subscribed()
+	for _, st := range n.stores() {
+		if has, err := st.HasSubscriptions(ctx, n.s.now()); err == nil && has {
+			n.subscribed()
+		}
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -147,24 +163,30 @@ func (n *notifier) run(ctx context.Context) {
 	}
 }
 
-// pump leases what is due and there is room for, starts what the slots
-// allow, and returns when the next pending delivery is due.
+// pump leases, from every pool, what is due and there is room for,
+// starts what the slots allow, and returns when the next pending delivery
+// is due.
 func (n *notifier) pump(ctx context.Context) time.Time {
-	n.mu.Lock()
-	room := maxHeld - len(n.held)
-	n.mu.Unlock()
 	var next time.Time
-	if room > 0 {
-		ds, nx, err := n.st.LeaseDeliveries(ctx, store.LeaseDeliveriesParams{
-			Limit: min(room, 256), Lease: leaseTimeouts * n.o.Timeout, Now: n.s.now(),
+	for _, st := range n.stores() {
+		n.mu.Lock()
+		room := min(maxHeld-len(n.held), 256)
+		n.mu.Unlock()
+		if room <= 0 {
+			break
+		}
+		ds, nx, err := st.LeaseDeliveries(ctx, store.LeaseDeliveriesParams{
+			Limit: room, Lease: leaseTimeouts * n.o.Timeout, Now: n.s.now(),
 		})
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 				n.log.Error("herald: leasing deliveries", "err", err)
 			}
-			return n.s.now().Add(time.Second)
+			nx = n.s.now().Add(time.Second)
 		}
-		next = nx
+		if !nx.IsZero() && (next.IsZero() || nx.Before(next)) {
+			next = nx
+		}
 		n.mu.Lock()
 		for _, d := range ds {
 			if n.held[d.ID] {
@@ -174,12 +196,12 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 			if len(n.queues[d.Subscriber]) == 0 {
 				n.order = append(n.order, d.Subscriber)
 			}
-			n.queues[d.Subscriber] = append(n.queues[d.Subscriber], d)
-		}
-		if len(ds) == min(room, 256) {
-			n.kick() // more may be due
+			n.queues[d.Subscriber] = append(n.queues[d.Subscriber], outgoing{st, d})
 		}
 		n.mu.Unlock()
+		if len(ds) == room {
+			n.kick() // more may be due
+		}
 	}
 	n.start(ctx)
 	return next
@@ -196,7 +218,7 @@ func (n *notifier) start(ctx context.Context) {
 			i++
 			continue
 		}
-		d := n.queues[sub][0]
+		o := n.queues[sub][0]
 		n.queues[sub] = n.queues[sub][1:]
 		if len(n.queues[sub]) == 0 {
 			delete(n.queues, sub)
@@ -207,9 +229,9 @@ func (n *notifier) start(ctx context.Context) {
 		n.inflight[sub]++
 		n.running++
 		n.sends.Go(func() {
-			n.deliver(ctx, d)
+			n.deliver(ctx, o.st, o.d)
 			n.mu.Lock()
-			delete(n.held, d.ID)
+			delete(n.held, o.d.ID)
 			if n.inflight[sub]--; n.inflight[sub] == 0 {
 				delete(n.inflight, sub)
 			}
@@ -221,12 +243,11 @@ func (n *notifier) start(ctx context.Context) {
 }
 
 // deliver makes one attempt and settles its outcome.
-func (n *notifier) deliver(ctx context.Context, d store.Delivery) {
-	q := n.s.Project(d.Queue.Project).Queue(d.Queue.Name)
-	sub, err := n.st.GetSubscription(ctx, store.GetSubscriptionParams{Queue: d.Queue, ID: d.Subscription, Now: n.s.now()})
+func (n *notifier) deliver(ctx context.Context, st store.Subscriber, d store.Delivery) {
+	sub, err := st.GetSubscription(ctx, store.GetSubscriptionParams{Queue: d.Queue, ID: d.Subscription, Now: n.s.now()})
 	if err != nil {
 		if ctx.Err() == nil {
-			n.settle(ctx, d, store.Failed, time.Time{}, err)
+			n.settle(ctx, st, d, store.Failed, time.Time{}, err)
 		}
 		return
 	}
@@ -239,40 +260,42 @@ func (n *notifier) deliver(ctx context.Context, d store.Delivery) {
 	var perm *permanentError
 	switch {
 	case err == nil:
-		n.settle(ctx, d, store.Delivered, time.Time{}, nil)
+		n.settle(ctx, st, d, store.Delivered, time.Time{}, nil)
 	case errors.As(err, &perm):
-		n.settle(ctx, d, store.Failed, time.Time{}, err)
+		n.settle(ctx, st, d, store.Failed, time.Time{}, err)
 		n.log.Warn("herald: delivery failed for good", "queue", d.Queue.Name, "subscriber", d.Subscriber, "message", d.Message, "err", err)
 	default:
-		policy := n.policy(ctx, q, sub)
+		policy := n.policy(ctx, st, sub)
 		delay, ok := policy.Delay(d.Attempts + 1)
 		if !ok {
-			n.settle(ctx, d, store.Failed, time.Time{}, err)
+			n.settle(ctx, st, d, store.Failed, time.Time{}, err)
 			n.log.Warn("herald: delivery retries exhausted", "queue", d.Queue.Name, "subscriber", d.Subscriber, "message", d.Message, "attempts", d.Attempts+1, "err", err)
 			return
 		}
-		n.settle(ctx, d, store.Retry, n.s.now().Add(delay), err)
+		n.settle(ctx, st, d, store.Retry, n.s.now().Add(delay), err)
 	}
 }
 
 // policy is the retry policy for a subscription of q (Zaqar's precedence).
 // A policy that fails to parse (it was checked when stored) counts as none.
-func (n *notifier) policy(ctx context.Context, q *Queue, sub Subscription) RetryPolicy {
+func (n *notifier) policy(ctx context.Context, st store.Subscriber, sub Subscription) RetryPolicy {
 	sp, sok, _ := parseRetryPolicy(sub.Options)
 	var qp RetryPolicy
 	var qok bool
-	if info, err := n.s.store.GetQueue(ctx, store.GetQueueParams{Queue: q.ref}); err == nil {
-		qp, qok, _ = parseRetryPolicy(info.Metadata)
+	if qs, ok := st.(store.QueueStore); ok {
+		if info, err := qs.GetQueue(ctx, store.GetQueueParams{Queue: sub.Queue}); err == nil {
+			qp, qok, _ = parseRetryPolicy(info.Metadata)
+		}
 	}
 	return choosePolicy(sp, sok, qp, qok)
 }
 
-func (n *notifier) settle(ctx context.Context, d store.Delivery, o store.Outcome, at time.Time, cause error) {
+func (n *notifier) settle(ctx context.Context, st store.Subscriber, d store.Delivery, o store.Outcome, at time.Time, cause error) {
 	p := store.SettleDeliveryParams{Queue: d.Queue, ID: d.ID, Outcome: o, RetryAt: at, Now: n.s.now()}
 	if cause != nil {
 		p.Error = cause.Error()
 	}
-	if err := n.st.SettleDelivery(ctx, p); err != nil && ctx.Err() == nil {
+	if err := st.SettleDelivery(ctx, p); err != nil && ctx.Err() == nil {
 		n.log.Error("herald: settling a delivery; it is sent again when its lease ends", "queue", d.Queue.Name, "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/heraldmq/herald/store"
@@ -60,11 +61,15 @@ func (p *Project) ListQueues(ctx context.Context, o ListQueuesOptions) ([]QueueI
 	if err := s.limits.checkCount(o.Limit, "page size"); err != nil {
 		return nil, err
 	}
-	// A listing spans every store, not one queue's, so it does not go
-	// through storeFor; with pools it merges each pool's listing.
-	infos, err := s.store.ListQueues(ctx, store.ListQueuesParams{
-		Project: p.id, Marker: o.Marker, Limit: o.Limit, WithMetadata: o.WithMetadata,
-	})
+	var infos []store.QueueInfo
+	var err error
+	if s.router.cat == nil {
+		infos, err = s.router.pools[0].store.ListQueues(ctx, store.ListQueuesParams{
+			Project: p.id, Marker: o.Marker, Limit: o.Limit, WithMetadata: o.WithMetadata,
+		})
+	} else {
+		infos, err = p.listPlaced(ctx, o)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +81,42 @@ func (p *Project) ListQueues(ctx context.Context, o ListQueuesOptions) ([]QueueI
 				return nil, err
 			}
 		}
+	}
+	return out, nil
+}
+
+// listPlaced lists the project's queues from the catalog, across pools
+// (Q4): one catalog read per page, and with metadata one GetQueue per
+// queue on its pool. A placement whose queue is gone from its store (a
+// crash between the two deletes) is left out.
+func (p *Project) listPlaced(ctx context.Context, o ListQueuesOptions) ([]store.QueueInfo, error) {
+	r := p.s.router
+	out := make([]store.QueueInfo, 0, o.Limit)
+	marker := o.Marker
+	for len(out) < o.Limit {
+		page, err := r.cat.ListPlacements(ctx, store.ListPlacementsParams{Project: p.id, Marker: marker, Limit: o.Limit - len(out)})
+		if err != nil || len(page) == 0 {
+			return out, err
+		}
+		for _, pl := range page {
+			if !o.WithMetadata {
+				out = append(out, store.QueueInfo{Name: pl.Queue.Name, Created: pl.Created})
+				continue
+			}
+			e, err := r.lookup(ctx, pl.Queue)
+			if err != nil {
+				return nil, err
+			}
+			info, err := e.pool.store.GetQueue(ctx, store.GetQueueParams{Queue: pl.Queue})
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, info)
+		}
+		marker = page[len(page)-1].Queue.Name
 	}
 	return out, nil
 }

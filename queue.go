@@ -2,16 +2,22 @@ package herald
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/heraldmq/herald/store"
 )
 
 // Queue is the handle of one queue of one project. It holds no state but
-// the names and the client id, so it is cheap to make and safe to share.
+// the names, the client id and a cache of where the queue is, so it is
+// cheap to make and safe to share.
 type Queue struct {
 	s        *Service
 	ref      store.QueueRef
 	clientID string
+	// at caches the queue's entry for a pooled Service, so that a handle
+	// used again finds its pool without a map lookup. It is nil until the
+	// queue is found placed, and ignored once the entry is gone.
+	at atomic.Pointer[entry]
 }
 
 // Name returns the queue name.
@@ -27,30 +33,68 @@ func (q *Queue) Service() *Service { return q.s }
 // echo rule for it (M6): List leaves out that client's own messages unless
 // ListOptions.Echo is set.
 func (q *Queue) WithClientID(clientID string) *Queue {
-	c := *q
-	c.clientID = clientID
-	return &c
+	c := &Queue{s: q.s, ref: q.ref, clientID: clientID}
+	c.at.Store(q.at.Load())
+	return c
 }
 
 // begin admits a call and finds the queue's store. On success the caller
 // must defer q.s.gate.leave().
-func (q *Queue) begin() (store.Store, error) {
+func (q *Queue) begin(ctx context.Context) (store.Store, error) {
+	e, err := q.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.pool.store, nil
+}
+
+// enter admits a call and finds the queue's entry. On success the caller
+// must defer q.s.gate.leave().
+func (q *Queue) enter(ctx context.Context) (*entry, error) {
 	if err := q.s.gate.enter(); err != nil {
 		return nil, err
 	}
-	st, err := q.s.storeFor(q.ref)
+	e, err := q.entry(ctx)
+	if err == nil && q.s.router.single != nil {
+		err = q.ref.Check()
+	}
 	if err != nil {
 		q.s.gate.leave()
 		return nil, err
 	}
-	return st, nil
+	return e, nil
+}
+
+// entry finds the queue's entry through the handle's cache, then the
+// Service's (see Service.route). Without a catalog it is the one pool's,
+// and the ref is not checked here: Queue calls check it on entry.
+func (q *Queue) entry(ctx context.Context) (*entry, error) {
+	r := q.s.router
+	if r.single != nil {
+		return r.single, nil
+	}
+	if e := q.at.Load(); e != nil && !e.gone.Load() {
+		return e, nil
+	}
+	e, err := q.s.route(ctx, q.ref)
+	if err == nil && e != nowhere {
+		q.at.Store(e)
+	}
+	return e, err
 }
 
 // Create creates the queue with metadata and reports true, or reports false
 // and leaves the existing queue's metadata alone (Q2). The metadata is
 // validated either way (Q3).
+//
+// With pools, a new queue is placed first (P2): on a pool of the flavor
+// its _flavor names (P4; a flavor the project does not have gives
+// ErrInvalidMetadata), and on the pool of its _dead_letter_queue, which is
+// created there, empty, if it does not exist yet, so that dead-lettering
+// never crosses pools (C6, P5). A dead-letter queue on a pool the flavor
+// does not name gives ErrCrossPool.
 func (q *Queue) Create(ctx context.Context, m Metadata) (created bool, err error) {
-	st, err := q.begin()
+	e, err := q.enter(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -59,12 +103,26 @@ func (q *Queue) Create(ctx context.Context, m Metadata) (created bool, err error
 	if err != nil {
 		return false, err
 	}
-	return st.CreateQueue(ctx, store.CreateQueueParams{Queue: q.ref, Metadata: raw, Now: q.s.now()})
+	pl := placement{meta: raw}
+	if e == nowhere {
+		if pl, err = q.s.placementFor(ctx, q.ref, raw); err != nil {
+			return false, err
+		}
+	}
+	e, created, err = q.s.hold(ctx, q.ref, pl)
+	if err != nil || created {
+		if created {
+			q.s.unhold(e)
+		}
+		return created, err
+	}
+	defer q.s.unhold(e)
+	return e.pool.store.CreateQueue(ctx, store.CreateQueueParams{Queue: q.ref, Metadata: raw, Now: q.s.now()})
 }
 
 // Metadata returns the queue's metadata, or ErrNotFound.
 func (q *Queue) Metadata(ctx context.Context) (Metadata, error) {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +136,7 @@ func (q *Queue) Metadata(ctx context.Context) (Metadata, error) {
 
 // Options returns the queue's reserved metadata keys, typed, or ErrNotFound.
 func (q *Queue) Options(ctx context.Context) (QueueOptions, error) {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return QueueOptions{}, err
 	}
@@ -91,8 +149,14 @@ func (q *Queue) Options(ctx context.Context) (QueueOptions, error) {
 }
 
 // SetMetadata replaces the queue's metadata (Q3), or returns ErrNotFound.
+//
+// With pools, a _dead_letter_queue is made to live on the queue's pool: it
+// is created there, empty, if it does not exist, and one on another pool
+// gives ErrCrossPool (C6, P5). A _flavor must name a flavor of the project
+// (ErrInvalidMetadata otherwise), but changing it does not move the
+// queue: flavors only place new queues.
 func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
-	st, err := q.begin()
+	e, err := q.enter(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,12 +165,15 @@ func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
 	if err != nil {
 		return err
 	}
-	return st.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw})
+	if err := q.s.colocate(ctx, q.ref, e, raw); err != nil {
+		return err
+	}
+	return e.pool.store.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw})
 }
 
 // Stats counts the queue's messages (Q5), or returns ErrNotFound.
 func (q *Queue) Stats(ctx context.Context) (Stats, error) {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -120,7 +187,7 @@ type Stats = store.Stats
 // Purge removes every message of the queue, claimed ones too; their claims
 // end (Q6). Metadata stays.
 func (q *Queue) Purge(ctx context.Context) error {
-	st, err := q.begin()
+	st, err := q.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -128,13 +195,33 @@ func (q *Queue) Purge(ctx context.Context) error {
 	return st.PurgeQueue(ctx, store.PurgeQueueParams{Queue: q.ref, Now: q.s.now()})
 }
 
-// DeleteQueue removes the queue with its messages and claims (Q6).
+// DeleteQueue removes the queue with its messages and claims (Q6), and
+// then its placement, so that a later post places it anew (P2).
 // Deleting a missing queue is not an error.
 func (q *Queue) DeleteQueue(ctx context.Context) error {
-	st, err := q.begin()
+	e, err := q.enter(ctx)
 	if err != nil {
 		return err
 	}
 	defer q.s.gate.leave()
-	return st.DeleteQueue(ctx, store.DeleteQueueParams{Queue: q.ref})
+	if q.s.router.single != nil || e == nowhere {
+		return e.pool.store.DeleteQueue(ctx, store.DeleteQueueParams{Queue: q.ref})
+	}
+	return q.s.router.unplace(ctx, q.ref, e)
+}
+
+// Pool returns the name of the pool that holds the queue (P1), or
+// ErrNotFound if the catalog places it nowhere (it does not exist). A
+// Service without a catalog (made with Options.Store) answers with its
+// one pool, "default", for every queue.
+func (q *Queue) Pool(ctx context.Context) (string, error) {
+	e, err := q.enter(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer q.s.gate.leave()
+	if e == nowhere {
+		return "", missing(q.ref)
+	}
+	return e.pool.name, nil
 }

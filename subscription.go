@@ -40,15 +40,23 @@ type SubscriptionUpdate struct {
 	Options    json.RawMessage
 }
 
-// subscriberStore returns the queue's store as a store.Subscriber.
-func (q *Queue) subscriberStore() (store.Subscriber, error) {
-	st, err := q.begin()
+// subscriberStore admits a call and returns the queue's store as a
+// store.Subscriber. On success the caller must defer q.s.gate.leave().
+func (q *Queue) subscriberStore(ctx context.Context) (store.Subscriber, error) {
+	st, err := q.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sub, err := asSubscriber(st)
+	if err != nil {
+		q.s.gate.leave()
+	}
+	return sub, err
+}
+
+func asSubscriber(st store.Store) (store.Subscriber, error) {
 	sub, ok := st.(store.Subscriber)
 	if !ok {
-		q.s.gate.leave()
 		return nil, store.Errorf(errors.ErrUnsupported, "store %T does not implement subscriptions", st)
 	}
 	return sub, nil
@@ -60,15 +68,26 @@ func (q *Queue) subscriberStore() (store.Subscriber, error) {
 // Options.RequireConfirmation the subscription starts unconfirmed and
 // nothing is delivered to it until it is confirmed (S5).
 func (q *Queue) Subscribe(ctx context.Context, subscriber string, o SubscribeOptions) (Subscription, bool, error) {
-	st, err := q.subscriberStore()
-	if err != nil {
+	if err := q.s.gate.enter(); err != nil {
 		return Subscription{}, false, err
 	}
 	defer q.s.gate.leave()
+	if err := q.ref.Check(); err != nil {
+		return Subscription{}, false, err
+	}
 	if o.TTL == 0 {
 		o.TTL = q.s.limits.DefaultSubscriptionTTL
 	}
 	if err := q.s.checkSubscription(subscriber, o.TTL, o.Options); err != nil {
+		return Subscription{}, false, err
+	}
+	e, _, err := q.s.holdCached(ctx, q.ref, placement{}, &q.at) // it may create the queue
+	if err != nil {
+		return Subscription{}, false, err
+	}
+	defer q.s.unhold(e)
+	st, err := asSubscriber(e.pool.store)
+	if err != nil {
 		return Subscription{}, false, err
 	}
 	sub, created, err := st.CreateSubscription(ctx, store.CreateSubscriptionParams{
@@ -86,7 +105,7 @@ func (q *Queue) Subscribe(ctx context.Context, subscriber string, o SubscribeOpt
 
 // Subscription returns a live subscription of the queue, or ErrNotFound.
 func (q *Queue) Subscription(ctx context.Context, id ID) (Subscription, error) {
-	st, err := q.subscriberStore()
+	st, err := q.subscriberStore(ctx)
 	if err != nil {
 		return Subscription{}, err
 	}
@@ -98,7 +117,7 @@ func (q *Queue) Subscription(ctx context.Context, id ID) (Subscription, error) {
 // marker (exclusive; zero starts at the first), up to limit (zero means
 // Limits.DefaultPageSize).
 func (q *Queue) Subscriptions(ctx context.Context, marker ID, limit int) ([]Subscription, error) {
-	st, err := q.subscriberStore()
+	st, err := q.subscriberStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +135,7 @@ func (q *Queue) Subscriptions(ctx context.Context, marker ID, limit int) ([]Subs
 // ErrNotFound. A new TTL counts from now. Changing the subscriber to one
 // another subscription of the queue has gives ErrConflict.
 func (q *Queue) UpdateSubscription(ctx context.Context, id ID, u SubscriptionUpdate) (Subscription, error) {
-	st, err := q.subscriberStore()
+	st, err := q.subscriberStore(ctx)
 	if err != nil {
 		return Subscription{}, err
 	}
@@ -145,7 +164,7 @@ func (q *Queue) UpdateSubscription(ctx context.Context, id ID, u SubscriptionUpd
 // Options.RequireConfirmation only confirmed ones get deliveries. An
 // unknown subscription gives ErrNotFound.
 func (q *Queue) ConfirmSubscription(ctx context.Context, id ID, confirmed bool) error {
-	st, err := q.subscriberStore()
+	st, err := q.subscriberStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -157,7 +176,7 @@ func (q *Queue) ConfirmSubscription(ctx context.Context, id ID, confirmed bool) 
 // Unsubscribe deletes a subscription and its pending and failed
 // deliveries. Deleting a missing one is not an error.
 func (q *Queue) Unsubscribe(ctx context.Context, id ID) error {
-	st, err := q.subscriberStore()
+	st, err := q.subscriberStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -169,7 +188,7 @@ func (q *Queue) Unsubscribe(ctx context.Context, id ID) error {
 // policy or failed for good (S3), in ID order after marker, those of one
 // subscription if sub is not zero; limit zero means Limits.DefaultPageSize.
 func (q *Queue) FailedDeliveries(ctx context.Context, sub, marker ID, limit int) ([]Delivery, error) {
-	st, err := q.subscriberStore()
+	st, err := q.subscriberStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +206,7 @@ func (q *Queue) FailedDeliveries(ctx context.Context, sub, marker ID, limit int)
 // start of their retry policy, and returns how many it revived; IDs that
 // are not failed deliveries of the queue are skipped.
 func (q *Queue) RetryDeliveries(ctx context.Context, ids ...ID) (int, error) {
-	st, err := q.subscriberStore()
+	st, err := q.subscriberStore(ctx)
 	if err != nil {
 		return 0, err
 	}

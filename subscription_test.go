@@ -446,3 +446,31 @@ func TestObserve(t *testing.T) {
 }
 
 func slogOf(h logHook) *slog.Logger { return slog.New(h) }
+
+// With pools, a subscription lives on its queue's pool and the dispatcher
+// delivers from every pool.
+func TestSubscriptionsAcrossPools(t *testing.T) {
+	svc, err := herald.New(herald.Options{Pools: []herald.Pool{
+		{Name: "catalog", Store: newMemory(), Weight: 0},
+		{Name: "work", Store: newMemory(), Weight: 1},
+	}})
+	require.NoError(t, err)
+	defer svc.Close()
+	ctx := t.Context()
+	h := newHook(nil)
+	q := svc.Queue("events")
+	sub, _, err := q.Subscribe(ctx, h.server(t), herald.SubscribeOptions{})
+	require.NoError(t, err)
+	pool, err := q.Pool(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "work", pool)
+	got, err := q.Subscription(ctx, sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, sub.ID, got.ID)
+	post(t, q, "hello")
+	var n map[string]any
+	require.NoError(t, json.Unmarshal(h.next(t).body, &n))
+	require.Equal(t, "hello", n["body"])
+	_, err = svc.Queue("nowhere").Subscription(ctx, sub.ID)
+	require.ErrorIs(t, err, herald.ErrNotFound, "an unplaced queue has no subscriptions")
+}

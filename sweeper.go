@@ -2,6 +2,8 @@ package herald
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/heraldmq/herald/store"
@@ -9,24 +11,45 @@ import (
 
 // Sweep removes every expired message, claim record and dedup entry now, in
 // steps of at most Options.SweepBatch items (B1), and returns what it
-// removed. The background sweeper calls it; tests and tools may too.
+// removed. It sweeps each pool's store in turn. The background sweeper
+// calls it; tests and tools may too.
 func (s *Service) Sweep(ctx context.Context) (store.SweepResult, error) {
 	if err := s.gate.enter(); err != nil {
 		return store.SweepResult{}, err
 	}
 	defer s.gate.leave()
 	var total store.SweepResult
+	var errs []error
+	for _, p := range s.router.snapshot() {
+		err := s.sweep(ctx, p.store, &total)
+		switch {
+		case err == nil:
+		case s.router.cat == nil:
+			return total, err // one store: its error as it is
+		case errors.Is(err, ErrClosed) && !s.router.has(p):
+			// removed while being swept
+		case ctx.Err() != nil:
+			return total, err
+		default: // one broken pool does not keep the others unswept
+			errs = append(errs, fmt.Errorf("herald: sweep pool %q: %w", p.name, err))
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// sweep sweeps one store until it has nothing more due, adding to total.
+func (s *Service) sweep(ctx context.Context, st store.Store, total *store.SweepResult) error {
 	for {
-		r, err := s.store.Sweep(ctx, store.SweepParams{Now: s.now(), Limit: s.batch})
+		r, err := st.Sweep(ctx, store.SweepParams{Now: s.now(), Limit: s.batch})
 		total.Messages += r.Messages
 		total.Claims += r.Claims
 		total.Dedup += r.Dedup
 		if err != nil || !r.More {
-			return total, err
+			return err
 		}
 		if err := ctx.Err(); err != nil {
 			total.More = true
-			return total, err
+			return err
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package herald
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/heraldmq/herald/store"
 )
@@ -80,7 +82,7 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 	if tx.err != nil {
 		return nil, tx.err
 	}
-	t, err := s.transactor(tx.ops)
+	t, held, err := s.transactor(ctx, tx.ops)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +94,9 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 		ConfirmedOnly: s.notify.o.RequireConfirmation,
 		Now:           now,
 	})
+	for _, e := range held {
+		s.unhold(e)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,34 +111,123 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 }
 
 // transactor checks ops against the limits and finds the one store that
-// holds all their queues.
-func (s *Service) transactor(ops []store.TxOp) (store.Transactor, error) {
+// holds all their queues (P5). A queue a post would create is placed
+// first, on the pool of the transaction's other queues if any of them is
+// placed. It returns the entries of the posted-to queues held (see hold):
+// the caller unholds them after the transaction.
+func (s *Service) transactor(ctx context.Context, ops []store.TxOp) (store.Transactor, []*entry, error) {
 	if len(ops) == 0 {
-		return nil, store.Errorf(ErrInvalid, "transaction with no posts or deletes")
+		return nil, nil, store.Errorf(ErrInvalid, "transaction with no posts or deletes")
 	}
 	if err := s.limits.checkCount(len(ops), "transaction steps"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var st store.Store
 	for i, op := range ops {
 		if err := s.checkOp(op); err != nil {
-			return nil, store.OpError(i, err)
+			return nil, nil, store.OpError(i, err)
 		}
-		sti, err := s.storeFor(op.Queue)
+	}
+	for {
+		p, err := s.txPool(ctx, ops)
+		if err != nil {
+			return nil, nil, err
+		}
+		held, ok, err := s.holdPosts(ctx, ops, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			continue // a queue was deleted or placed meanwhile: again
+		}
+		t, ok := p.store.(store.Transactor)
+		if !ok {
+			for _, e := range held {
+				s.unhold(e)
+			}
+			return nil, nil, store.Errorf(errors.ErrUnsupported, "store %T does not implement transactions", p.store)
+		}
+		return t, held, nil
+	}
+}
+
+// txPool returns the pool of the placed queues of ops, or ErrCrossPool,
+// placing the queues of posts that are placed nowhere on it. With no
+// queue placed, the first post's queue is placed as a post would place
+// it, and the rest join it.
+func (s *Service) txPool(ctx context.Context, ops []store.TxOp) (*pool, error) {
+	var p *pool
+	var pi int
+	for i, op := range ops {
+		e, err := s.router.lookup(ctx, op.Queue)
 		if err != nil {
 			return nil, store.OpError(i, err)
 		}
-		if st == nil {
-			st = sti
-		} else if sti != st {
-			return nil, store.OpError(i, store.Errorf(ErrCrossPool, "queue %q is in another pool", op.Queue.Name))
+		if e == nowhere {
+			continue
+		}
+		if p == nil {
+			p, pi = e.pool, i
+		} else if e.pool != p {
+			return nil, store.OpError(i, store.Errorf(ErrCrossPool, "queue %q is on pool %q, queue %q of op %d on pool %q", op.Queue.Name, e.pool.name, ops[pi].Queue.Name, pi, p.name))
 		}
 	}
-	t, ok := st.(store.Transactor)
-	if !ok {
-		return nil, store.Errorf(errors.ErrUnsupported, "store %T does not implement transactions", st)
+	if s.router.single != nil {
+		return p, nil
 	}
-	return t, nil
+	for i, op := range ops {
+		if len(op.Post) == 0 {
+			continue
+		}
+		e, _, err := s.router.place(ctx, op.Queue, placement{on: p}, s.now)
+		if err != nil {
+			return nil, store.OpError(i, err)
+		}
+		if p == nil {
+			p, pi = e.pool, i
+		} else if e.pool != p { // placed elsewhere meanwhile
+			return nil, store.OpError(i, store.Errorf(ErrCrossPool, "queue %q is on pool %q, queue %q of op %d on pool %q", op.Queue.Name, e.pool.name, ops[pi].Queue.Name, pi, p.name))
+		}
+	}
+	if p == nil { // only deletes, on queues placed nowhere: they delete nothing
+		p = nowhere.pool
+	}
+	return p, nil
+}
+
+// holdPosts holds the entries of the queues ops post to, in (project,
+// name) order so that two transactions never wait on each other. It
+// reports false, holding nothing, if one of them is no longer placed on
+// p.
+func (s *Service) holdPosts(ctx context.Context, ops []store.TxOp, p *pool) ([]*entry, bool, error) {
+	if s.router.single != nil {
+		return nil, true, nil
+	}
+	var refs []store.QueueRef
+	for _, op := range ops {
+		if len(op.Post) > 0 && !slices.Contains(refs, op.Queue) {
+			refs = append(refs, op.Queue)
+		}
+	}
+	slices.SortFunc(refs, func(a, b store.QueueRef) int {
+		return cmp.Or(cmp.Compare(a.Project, b.Project), cmp.Compare(a.Name, b.Name))
+	})
+	held := make([]*entry, 0, len(refs))
+	for _, ref := range refs {
+		e, err := s.router.lookup(ctx, ref)
+		if err == nil && e != nowhere {
+			e.mu.RLock()
+			if !e.gone.Load() && e.pool == p {
+				held = append(held, e)
+				continue
+			}
+			e.mu.RUnlock()
+		}
+		for _, h := range held {
+			s.unhold(h)
+		}
+		return nil, false, err
+	}
+	return held, true, nil
 }
 
 func (s *Service) checkOp(op store.TxOp) error {

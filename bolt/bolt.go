@@ -338,7 +338,7 @@ func (s *Store) Path() string { return s.path }
 
 // DB returns the bbolt database, so an application can keep its own buckets
 // in the same file and enqueue inside its own transactions with PostTx
-// (X2). It must not touch the "herald" and "queues" buckets.
+// (X2). It must not touch the "herald", "queues" and "catalog" buckets.
 //
 // Compact replaces the database: call DB again after it rather than keeping
 // the handle (the old one is closed), and do not run transactions on DB

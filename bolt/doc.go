@@ -54,6 +54,11 @@
 // every post writes its deliveries in its own transaction. It is created
 // on open when missing, so files from before it open unchanged.
 //
+// Store implements store.Cataloger: a pooled herald Service keeps its
+// catalog (which pool holds each queue, and each project's flavors) in a
+// bucket "catalog" that the first catalog write makes; see catalog.go. It
+// implements store.Sizer too: Size is the file's size.
+//
 // Store implements store.Transactor: Transact posts and deletes on several
 // queues as one write op of the group committer (X1), so it commits whole,
 // in one fsync, or not at all.

@@ -27,6 +27,8 @@ type Store struct {
 	closed bool
 	queues map[store.QueueRef]*queue
 	byName *btree.BTreeG[*queue] // by project, then name
+	// catalog is the store.Cataloger half (catalog.go), nil once closed.
+	catalog *catalog
 
 	idMu sync.Mutex
 	ids  *store.IDSource
@@ -50,8 +52,9 @@ func New() *Store {
 			}
 			return a.ref.Name < b.ref.Name
 		}),
-		ids: store.NewIDSource(),
-		out: newOutbox(),
+		ids:     store.NewIDSource(),
+		out:     newOutbox(),
+		catalog: newCatalog(),
 	}
 	s.seen.Store(math.MinInt64)
 	return s
@@ -64,6 +67,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.queues = nil
 	s.byName = nil
+	s.catalog = nil
 	s.mu.Unlock()
 	s.subMu.Lock()
 	s.out = nil

@@ -15,16 +15,27 @@ const (
 
 // CheckQueueName reports ErrInvalidName unless name is 1–64 characters of
 // [A-Za-z0-9_.-] (Q1).
-func CheckQueueName(name string) error {
+func CheckQueueName(name string) error { return checkName("queue name", name) }
+
+// CheckPoolName reports ErrInvalidName unless name follows the queue-name
+// rule (P1): 1–64 characters of [A-Za-z0-9_.-].
+func CheckPoolName(name string) error { return checkName("pool name", name) }
+
+// CheckFlavorName reports ErrInvalidName unless name follows the
+// queue-name rule (P4): 1–64 characters of [A-Za-z0-9_.-].
+func CheckFlavorName(name string) error { return checkName("flavor name", name) }
+
+// checkName applies the queue-name rule to a name of kind what.
+func checkName(what, name string) error {
 	if name == "" {
-		return Errorf(ErrInvalidName, "queue name is empty")
+		return Errorf(ErrInvalidName, "%s is empty", what)
 	}
 	if len(name) > MaxQueueNameLen {
-		return Errorf(ErrInvalidName, "queue name %q: longer than %d characters", name, MaxQueueNameLen)
+		return Errorf(ErrInvalidName, "%s %q: longer than %d characters", what, name, MaxQueueNameLen)
 	}
 	for _, c := range []byte(name) {
 		if !nameChar(c) {
-			return Errorf(ErrInvalidName, "queue name %q: invalid character %q", name, rune(c))
+			return Errorf(ErrInvalidName, "%s %q: invalid character %q", what, name, rune(c))
 		}
 	}
 	return nil

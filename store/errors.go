@@ -62,6 +62,10 @@ var (
 	// ErrCrossPool reports an operation that needs two queues on one pool
 	// (P5).
 	ErrCrossPool = &kind{text: "herald: queues are on different pools"}
+	// ErrNoPool reports a new queue that no pool may take (P2): its
+	// flavor's pools, or all pools, have weight 0 or are gone. Zaqar
+	// answers 503 here.
+	ErrNoPool = &kind{text: "herald: no pool can take the queue"}
 )
 
 // detail is an error that names the offending value and matches its kind.
