@@ -474,3 +474,37 @@ func TestSubscriptionsAcrossPools(t *testing.T) {
 	_, err = svc.Queue("nowhere").Subscription(ctx, sub.ID)
 	require.ErrorIs(t, err, herald.ErrNotFound, "an unplaced queue has no subscriptions")
 }
+
+// S3: an attempt that outlives NotifyOptions.Timeout is cut off and
+// retried like a network error.
+func TestDeliveryTimeoutIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var at []time.Duration
+		start := time.Now()
+		svc := notifyService(t, herald.NotifyOptions{Timeout: 2 * time.Second, Client: &http.Client{Transport: roundTrip(func(r *http.Request) (int, error) {
+			mu.Lock()
+			at = append(at, time.Since(start))
+			first := len(at) == 1
+			mu.Unlock()
+			if first { // hangs until the attempt's deadline
+				<-r.Context().Done()
+				return 0, r.Context().Err()
+			}
+			return http.StatusOK, nil
+		})}})
+		requireSubscriber(t, svc)
+		q := svc.Queue("events")
+		_, _, err := q.Subscribe(t.Context(), "http://hook.example/", herald.SubscribeOptions{})
+		require.NoError(t, err)
+		post(t, q, "x")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		mu.Lock()
+		require.Equal(t, []time.Duration{0, 2 * time.Second}, at, "cut off at the timeout, retried at once")
+		mu.Unlock()
+		failed, err := q.FailedDeliveries(t.Context(), herald.ID{}, herald.ID{}, 10)
+		require.NoError(t, err)
+		require.Empty(t, failed)
+	})
+}
