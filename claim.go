@@ -98,6 +98,9 @@ func (l *Limits) checkClaimTTL(ttl time.Duration) error {
 // ending is. Messages claimed too often move to the dead-letter queue
 // instead (C6).
 func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // before the store: a claim counts against _max_claim_count
+	}
 	if err := q.s.gate.enter(); err != nil {
 		return nil, err
 	}

@@ -217,7 +217,7 @@ const feedWait = time.Minute
 // claim fails. A batch goes to as many handlers as it has messages, up to
 // Concurrency, so messages reach handlers without a hand-off each.
 func (c *consumer) feed(ctx context.Context) error {
-	for {
+	for ctx.Err() == nil { // a claim made after the stop would cost a claim count
 		cl, err := c.q.Claim(ctx, ClaimOptions{TTL: c.o.LeaseTTL, Limit: c.o.Batch, Wait: feedWait})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -229,6 +229,9 @@ func (c *consumer) feed(ctx context.Context) error {
 			continue
 		}
 		l := c.track(cl)
+		if ctx.Err() != nil {
+			return nil // run gives the batch back unstarted
+		}
 		for range min(len(cl.Messages), c.o.Concurrency) {
 			select {
 			case c.work <- l:
@@ -237,6 +240,7 @@ func (c *consumer) feed(ctx context.Context) error {
 			}
 		}
 	}
+	return nil
 }
 
 // take returns the next unstarted message of l, if any.
@@ -310,7 +314,10 @@ func (c *consumer) call(ctx context.Context, m Message) (err error) {
 type claimKey struct{}
 
 // ClaimOf returns the claim that Consume holds a handler's message under,
-// from the handler's ctx, or nil outside a handler. A handler that
+// from the handler's ctx, or nil outside a handler. It is a copy made when
+// the claim was taken: its ID and Messages are right, its Expires is not
+// kept up to date by the heartbeat, and Renew or Release through it would
+// compete with Consume's own. A handler that
 // produces messages can delete its message and post its output in one
 // step, so a crash never leaves one without the other:
 //
@@ -437,7 +444,8 @@ func (c *consumer) settle(l *lease, n int) {
 }
 
 func (c *consumer) track(cl *Claim) *lease {
-	l := &lease{c: cl, ctx: context.WithValue(c.hctx, claimKey{}, cl), held: len(cl.Messages)}
+	snap := *cl // ClaimOf's copy: the heartbeat renews cl meanwhile
+	l := &lease{c: cl, ctx: context.WithValue(c.hctx, claimKey{}, &snap), held: len(cl.Messages)}
 	c.mu.Lock()
 	c.leases[l] = struct{}{}
 	c.mu.Unlock()
@@ -495,7 +503,7 @@ func (c *consumer) renew(l *lease) {
 		l.mu.Lock()
 		l.next = len(l.c.Messages) // not ours any more: start none of them
 		l.mu.Unlock()
-		c.log.Warn("herald: claim lost before its messages were handled; they may be handled twice", "claim", l.c.ID, "messages", held)
+		c.log.Warn("herald: claim ended while its messages were being handled: deleted through a transaction meanwhile, or lost, and then they may be handled twice", "claim", l.c.ID, "messages", held)
 		return
 	}
 	c.log.Warn("herald: could not renew a claim", "claim", l.c.ID, "err", err)

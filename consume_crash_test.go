@@ -74,7 +74,7 @@ func TestConsumeCrashChild(t *testing.T) {
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) // the job's work
 		say("DONE " + string(m.Body))
 		return nil
-	}, herald.ConsumeOptions{Concurrency: consumeWorkers, Batch: consumeBatch, LeaseTTL: time.Second})
+	}, herald.ConsumeOptions{Concurrency: consumeWorkers, Batch: consumeBatch, LeaseTTL: 3 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child consume:", err)
 		os.Exit(4)
@@ -88,7 +88,7 @@ func TestConsumeCrashChild(t *testing.T) {
 
 func TestConsumeKill9(t *testing.T) {
 	if testing.Short() {
-		t.Skip("restarts a worker process several times, waiting out its leases (about 10 s)")
+		t.Skip("restarts a worker process several times, waiting out its leases (about 15 s)")
 	}
 	path := filepath.Join(t.TempDir(), "jobs.db")
 	st, err := bolt.Open(path, nil)

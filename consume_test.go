@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"testing"
@@ -149,7 +150,7 @@ func TestConsumeRetriesWithBackoff(t *testing.T) {
 // Backoff.Delay grows by Factor up to Max; jitter only ever shortens it,
 // by at most the Jitter fraction.
 func TestBackoffDelay(t *testing.T) {
-	b := herald.Backoff{Min: time.Second, Max: 10 * time.Second, Factor: 2}
+	b := herald.Backoff{Min: time.Second, Max: 10 * time.Second, Factor: 2, Jitter: -1}
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 1000: 10 * time.Second} {
 		require.Equal(t, want, b.Delay(attempt), "attempt %d", attempt)
 	}
@@ -157,6 +158,8 @@ func TestBackoffDelay(t *testing.T) {
 	for range 100 {
 		d := b.Delay(3)
 		require.True(t, d > 2*time.Second && d <= 4*time.Second, "jittered delay %v", d)
+		d = herald.Backoff{}.Delay(1) // the zero Backoff: 1 s less up to 20 %
+		require.True(t, d > 800*time.Millisecond && d <= time.Second, "default delay %v", d)
 	}
 }
 
@@ -400,6 +403,8 @@ func TestConsumeBadOptions(t *testing.T) {
 		{"backoff min over max", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Min: 2 * time.Second, Max: time.Second}}, herald.ErrInvalidDelay},
 		{"backoff factor", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Factor: 0.5}}, herald.ErrInvalid},
 		{"backoff jitter", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Jitter: 2}}, herald.ErrInvalid},
+		{"backoff NaN factor", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Factor: math.NaN()}}, herald.ErrInvalid},
+		{"backoff NaN jitter", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Jitter: math.NaN()}}, herald.ErrInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.q.Consume(t.Context(), c.h, c.o)

@@ -96,6 +96,9 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Notify.Client != nil && opts.Notify.DenyPrivateTargets {
+		return nil, store.Errorf(ErrInvalid, "Notify: DenyPrivateTargets applies to the default client only; a custom Client must do its own checks")
+	}
 	r, err := newRouterFor(opts)
 	if err != nil {
 		return nil, err
@@ -147,7 +150,7 @@ func (s *Service) Close() error {
 	s.stop() // ends a running sweep between batches
 	if s.gate.shut() {
 		s.bg.Wait()
-		s.notify.sends.Wait() // confirmation requests started by late calls
+		s.notify.confirms.Wait()
 		s.observers.close()
 		s.closeErr = s.router.close()
 		close(s.closeDone)

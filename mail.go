@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/smtp"
 	"net/textproto"
 	"net/url"
@@ -30,7 +31,8 @@ type SMTPOptions struct {
 	// name. A subscription's "subject" option, or a ?subject= in its
 	// mailto: URI, wins. Empty means "herald notification: {queue}".
 	Subject string
-	// TLS, if set, is used for STARTTLS when the server offers it.
+	// TLS configures STARTTLS, used whenever the server offers it. Nil
+	// means verify the server's certificate for the host in Addr.
 	TLS *tls.Config
 }
 
@@ -41,11 +43,10 @@ func (n *notifier) mail(ctx context.Context, sub Subscription, d store.Delivery,
 	if o.Addr == "" {
 		return &permanentError{errors.New("herald: no SMTP server configured for mailto: subscribers")}
 	}
-	u, err := url.Parse(sub.Subscriber)
+	to, u, err := mailAddress(sub.Subscriber)
 	if err != nil {
 		return &permanentError{err}
 	}
-	to := u.Opaque
 	subject := cmp.Or(u.Query().Get("subject"), optionsOf(sub).Subject, o.Subject, "herald notification: {queue}")
 	subject = strings.ReplaceAll(subject, "{queue}", d.Queue.Name)
 	from := cmp.Or(o.From, "herald@localhost")
@@ -64,14 +65,18 @@ func (n *notifier) mail(ctx context.Context, sub Subscription, d store.Delivery,
 		return smtpError(err)
 	}
 	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok && o.TLS != nil {
-		if err := c.StartTLS(o.TLS); err != nil {
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		cfg := o.TLS
+		if cfg == nil {
+			cfg = &tls.Config{ServerName: host}
+		}
+		if err := c.StartTLS(cfg); err != nil {
 			return smtpError(err)
 		}
 	}
 	if o.Username != "" {
 		if err := c.Auth(smtp.PlainAuth("", o.Username, o.Password, host)); err != nil {
-			return smtpError(err)
+			return &permanentError{err} // wrong credentials or no TLS: a retry cannot help
 		}
 	}
 	if err := c.Mail(from); err != nil {
@@ -99,4 +104,22 @@ func smtpError(err error) error {
 		return &permanentError{err}
 	}
 	return err
+}
+
+// mailAddress returns the address of a mailto: URI (percent-decoded, an
+// optional display name dropped) and the parsed URI.
+func mailAddress(subscriber string) (string, *url.URL, error) {
+	u, err := url.Parse(subscriber)
+	if err != nil {
+		return "", nil, err
+	}
+	raw, err := url.PathUnescape(u.Opaque)
+	if err != nil {
+		return "", nil, err
+	}
+	a, err := mail.ParseAddress(raw)
+	if err != nil {
+		return "", nil, err
+	}
+	return a.Address, u, nil
 }

@@ -31,8 +31,8 @@ type NotifyOptions struct {
 	// come from untrusted users.
 	DenyPrivateTargets bool
 	// Client sends webhooks. Nil means a client that follows no redirects
-	// and applies DenyPrivateTargets; a custom client must do its own
-	// checks.
+	// and applies DenyPrivateTargets. A custom client does its own checks:
+	// setting it with DenyPrivateTargets gives ErrInvalid.
 	Client *http.Client
 	// RequireConfirmation makes new subscriptions start unconfirmed and
 	// get a confirmation request; nothing else is delivered to them until
@@ -62,7 +62,10 @@ type notifier struct {
 	order    []string              // subscribers with waiting deliveries, round robin
 	inflight map[string]int
 	running  int
-	sends    sync.WaitGroup
+	sends    sync.WaitGroup // deliveries in flight; run waits for them
+	// confirms are confirmation requests in flight. Subscribe adds to it,
+	// so only Close waits for it, once no call can run.
+	confirms sync.WaitGroup
 }
 
 // leaseTimeouts is how many attempt timeouts a leased delivery stays
@@ -71,7 +74,8 @@ type notifier struct {
 // leased again and kept once.
 const leaseTimeouts = 3
 
-// maxHeld bounds the deliveries the dispatcher holds in memory at once.
+// maxHeld bounds the deliveries the dispatcher holds in memory at once;
+// one subscriber may hold half of them.
 const maxHeld = 1024
 
 func newNotifier(ctx context.Context, s *Service, o NotifyOptions) *notifier {
@@ -137,14 +141,22 @@ func (n *notifier) subscribed() {
 	n.kick()
 }
 
+// adopt starts delivering from st if it keeps subscriptions: at start,
+// or when a pool joins.
+func (n *notifier) adopt(ctx context.Context, st store.Store) {
+	if sub, ok := st.(store.Subscriber); ok {
+		if has, err := sub.HasSubscriptions(ctx, n.s.now()); err == nil && has {
+			n.subscribed()
+		}
+	}
+}
+
 // run is the dispatcher loop; it returns when ctx ends, after the sends in
 // flight have settled.
 func (n *notifier) run(ctx context.Context) {
 	defer n.sends.Wait()
-	for _, st := range n.stores() {
-		if has, err := st.HasSubscriptions(ctx, n.s.now()); err == nil && has {
-			n.subscribed()
-		}
+	for _, p := range n.s.router.snapshot() {
+		n.adopt(ctx, p.store)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -192,6 +204,13 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 			if n.held[d.ID] {
 				continue // still waiting for a slot since an earlier lease
 			}
+			if len(n.queues[d.Subscriber]) >= maxHeld/2 {
+				// The rest of a slow subscriber's backlog stays in the
+				// store, leased for a while and then due again, so one
+				// subscriber never fills the dispatcher's memory and
+				// starves the others.
+				continue
+			}
 			n.held[d.ID] = true
 			if len(n.queues[d.Subscriber]) == 0 {
 				n.order = append(n.order, d.Subscriber)
@@ -212,6 +231,14 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 func (n *notifier) start(ctx context.Context) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	for started := true; started && n.running < n.o.Concurrency; {
+		started = n.startPass(ctx)
+	}
+}
+
+// startPass starts at most one delivery per subscriber and reports
+// whether it started any; n.mu is held.
+func (n *notifier) startPass(ctx context.Context) (started bool) {
 	for i := 0; i < len(n.order) && n.running < n.o.Concurrency; {
 		sub := n.order[i]
 		if n.inflight[sub] >= n.o.PerSubscriber {
@@ -228,10 +255,10 @@ func (n *notifier) start(ctx context.Context) {
 		}
 		n.inflight[sub]++
 		n.running++
+		started = true
 		n.sends.Go(func() {
 			n.deliver(ctx, o.st, o.d)
 			n.mu.Lock()
-			delete(n.held, o.d.ID)
 			if n.inflight[sub]--; n.inflight[sub] == 0 {
 				delete(n.inflight, sub)
 			}
@@ -240,15 +267,38 @@ func (n *notifier) start(ctx context.Context) {
 			n.kick()
 		})
 	}
+	return started
+}
+
+// forget drops d from the held set. deliver calls it before settling: a
+// settled delivery may be due again at once (an immediate retry), and the
+// next lease must not take it for one still waiting. Until it is settled
+// its lease keeps it from being leased twice.
+func (n *notifier) forget(d store.Delivery) {
+	n.mu.Lock()
+	delete(n.held, d.ID)
+	n.mu.Unlock()
 }
 
 // deliver makes one attempt and settles its outcome.
 func (n *notifier) deliver(ctx context.Context, st store.Subscriber, d store.Delivery) {
+	defer n.forget(d) // on the paths that return without settling
 	sub, err := st.GetSubscription(ctx, store.GetSubscriptionParams{Queue: d.Queue, ID: d.Subscription, Now: n.s.now()})
-	if err != nil {
-		if ctx.Err() == nil {
-			n.settle(ctx, st, d, store.Failed, time.Time{}, err)
-		}
+	switch {
+	case ctx.Err() != nil:
+		return
+	case errors.Is(err, ErrNotFound):
+		n.forget(d)
+		n.settle(ctx, st, d, store.Failed, time.Time{}, err)
+		return
+	case err != nil: // the store's trouble, not the subscriber's
+		n.forget(d)
+		n.settle(ctx, st, d, store.Retry, n.s.now().Add(time.Second), err)
+		return
+	case n.o.RequireConfirmation && !sub.Confirmed:
+		// Unconfirmed after the delivery was recorded (S5): drop it.
+		n.forget(d)
+		n.settle(ctx, st, d, store.Delivered, time.Time{}, nil)
 		return
 	}
 	actx, cancel := context.WithTimeout(ctx, n.o.Timeout)
@@ -257,6 +307,7 @@ func (n *notifier) deliver(ctx context.Context, st store.Subscriber, d store.Del
 	if ctx.Err() != nil {
 		return // stopping: the lease ends and the delivery comes back
 	}
+	n.forget(d)
 	var perm *permanentError
 	switch {
 	case err == nil:
@@ -342,7 +393,7 @@ func (n *notifier) requestConfirmation(sub Subscription) {
 		return
 	}
 	d := store.Delivery{Subscription: sub.ID, Subscriber: sub.Subscriber, Queue: sub.Queue}
-	n.sends.Go(func() {
+	n.confirms.Go(func() {
 		policy := DefaultRetryPolicy()
 		for attempt := 1; ; attempt++ {
 			actx, cancel := context.WithTimeout(n.ctx, n.o.Timeout)

@@ -3,6 +3,7 @@ package herald
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -28,8 +29,9 @@ type Backoff struct {
 }
 
 // Delay returns the delay before the retry that follows the given attempt
-// (1 for the first).
+// (1 for the first). Zero fields take their defaults.
 func (b Backoff) Delay(attempt int) time.Duration {
+	b = b.filled(DefaultLimits().MaxMessageDelay)
 	d := float64(b.Min)
 	for i := 1; i < attempt && d < float64(b.Max); i++ {
 		d *= b.Factor
@@ -44,6 +46,22 @@ func (b Backoff) Delay(attempt int) time.Duration {
 // withDefaults fills zero fields and checks the rest against maxDelay, the
 // longest delay a release may ask.
 func (b Backoff) withDefaults(maxDelay time.Duration) (Backoff, error) {
+	b = b.filled(maxDelay)
+	switch {
+	case b.Min < 0 || b.Max < b.Min:
+		return b, store.Errorf(ErrInvalidDelay, "backoff %v..%v: want 0 <= min <= max", b.Min, b.Max)
+	case b.Max > maxDelay:
+		return b, store.Errorf(ErrInvalidDelay, "backoff max %v: over the longest delay %v", b.Max, maxDelay)
+	case !(b.Factor >= 1) || math.IsInf(b.Factor, 0): // NaN fails every comparison
+		return b, store.Errorf(ErrInvalid, "backoff factor %v: want a number from 1", b.Factor)
+	case math.IsNaN(b.Jitter) || b.Jitter > 1:
+		return b, store.Errorf(ErrInvalid, "backoff jitter %v: want at most 1", b.Jitter)
+	}
+	return b, nil
+}
+
+// filled returns b with zero fields set to their defaults.
+func (b Backoff) filled(maxDelay time.Duration) Backoff {
 	if b.Min == 0 {
 		b.Min = time.Second
 	}
@@ -53,23 +71,10 @@ func (b Backoff) withDefaults(maxDelay time.Duration) (Backoff, error) {
 	if b.Factor == 0 {
 		b.Factor = 2
 	}
-	switch {
-	case b.Jitter == 0:
-		b.Jitter = 0.2
-	case b.Jitter < 0:
-		b.Jitter = 0
+	if b.Jitter == 0 {
+		b.Jitter = 0.2 // negative stays: none
 	}
-	switch {
-	case b.Min < 0 || b.Max < b.Min:
-		return b, store.Errorf(ErrInvalidDelay, "backoff %v..%v: want 0 <= min <= max", b.Min, b.Max)
-	case b.Max > maxDelay:
-		return b, store.Errorf(ErrInvalidDelay, "backoff max %v: over the longest delay %v", b.Max, maxDelay)
-	case b.Factor < 1:
-		return b, store.Errorf(ErrInvalid, "backoff factor %v: less than 1", b.Factor)
-	case b.Jitter > 1:
-		return b, store.Errorf(ErrInvalid, "backoff jitter %v: more than 1", b.Jitter)
-	}
-	return b, nil
+	return b
 }
 
 // RetryAfter wraps a handler's error to have its message tried again after

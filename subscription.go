@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/mail"
 	"net/url"
 	"time"
 
@@ -65,7 +64,7 @@ func asSubscriber(st store.Store) (store.Subscriber, error) {
 // Subscribe subscribes a subscriber to the queue and reports true, or
 // returns the live subscription the subscriber already has, unchanged, and
 // reports false (S1). The queue is created if missing. With
-// Options.RequireConfirmation the subscription starts unconfirmed and
+// NotifyOptions.RequireConfirmation the subscription starts unconfirmed and
 // nothing is delivered to it until it is confirmed (S5).
 func (q *Queue) Subscribe(ctx context.Context, subscriber string, o SubscribeOptions) (Subscription, bool, error) {
 	if err := q.s.gate.enter(); err != nil {
@@ -161,7 +160,7 @@ func (q *Queue) UpdateSubscription(ctx context.Context, id ID, u SubscriptionUpd
 }
 
 // ConfirmSubscription sets whether a subscription is confirmed (S5); with
-// Options.RequireConfirmation only confirmed ones get deliveries. An
+// NotifyOptions.RequireConfirmation only confirmed ones get deliveries. An
 // unknown subscription gives ErrNotFound.
 func (q *Queue) ConfirmSubscription(ctx context.Context, id ID, confirmed bool) error {
 	st, err := q.subscriberStore(ctx)
@@ -271,7 +270,7 @@ func checkSubscriber(subscriber string) error {
 		}
 		return nil
 	case "mailto":
-		if _, err := mail.ParseAddress(u.Opaque); err != nil {
+		if _, _, err := mailAddress(subscriber); err != nil {
 			return store.Errorf(ErrInvalid, "subscriber %q: %v", subscriber, err)
 		}
 		return nil

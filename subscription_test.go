@@ -366,10 +366,18 @@ func TestSlowSubscriberDoesNotBlockOthers(t *testing.T) {
 		_, _, err := q.Subscribe(ctx, url, herald.SubscribeOptions{})
 		require.NoError(t, err)
 	}
-	for range 20 {
-		post(t, q, "m")
+	// More than the dispatcher holds in memory: the slow subscriber's
+	// backlog must not crowd out the fast one's.
+	const n = 1500
+	drafts := make([]herald.Draft, 100)
+	for i := range drafts {
+		drafts[i] = herald.Draft{Body: []byte("m")}
 	}
-	for range 20 {
+	for range n / len(drafts) {
+		_, err := q.Post(ctx, drafts...)
+		require.NoError(t, err)
+	}
+	for range n {
 		fast.next(t)
 	}
 }
@@ -427,22 +435,32 @@ func TestSubscriptionConfirmation(t *testing.T) {
 // In-process fan-out: independent observers each see every post, in
 // order; stop ends one without touching the others.
 func TestObserve(t *testing.T) {
-	svc := newService(t)
+	svc := newService(t, func(o *herald.Options) { o.Logger = slog.New(slog.DiscardHandler) })
 	q := svc.Queue("events")
 	a, b := make(chan string, 10), make(chan string, 10)
-	stopA := q.Observe(func(m herald.Message) { a <- string(m.Body) })
-	q.Observe(func(m herald.Message) { b <- string(m.Body) })
+	stopA, err := q.Observe(func(m herald.Message) { a <- string(m.Body) })
+	require.NoError(t, err)
+	_, err = q.Observe(func(m herald.Message) {
+		if string(m.Body) == "2" {
+			panic("observer bug") // logged; the observer goes on
+		}
+		b <- string(m.Body)
+	})
+	require.NoError(t, err)
 	post(t, q, "1", "2")
 	post(t, q, "3")
-	for _, ch := range []chan string{a, b} {
-		require.Equal(t, "1", <-ch)
-		require.Equal(t, "2", <-ch)
-		require.Equal(t, "3", <-ch)
-	}
+	require.Equal(t, []string{"1", "2", "3"}, []string{<-a, <-a, <-a})
+	require.Equal(t, []string{"1", "3"}, []string{<-b, <-b})
 	stopA()
 	post(t, q, "4")
 	require.Equal(t, "4", <-b)
 	require.Empty(t, a)
+
+	_, err = q.Observe(nil)
+	require.ErrorIs(t, err, herald.ErrInvalid)
+	require.NoError(t, svc.Close())
+	_, err = q.Observe(func(herald.Message) {})
+	require.ErrorIs(t, err, herald.ErrClosed)
 }
 
 func slogOf(h logHook) *slog.Logger { return slog.New(h) }
@@ -507,4 +525,13 @@ func TestDeliveryTimeoutIsRetried(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, failed)
 	})
+}
+
+// A custom webhook client cannot be combined with DenyPrivateTargets: the
+// guard lives in the default client's dialer.
+func TestNotifyOptionsClientAndDeny(t *testing.T) {
+	st := newMemory()
+	_, err := herald.New(herald.Options{Store: st, Notify: herald.NotifyOptions{Client: http.DefaultClient, DenyPrivateTargets: true}})
+	require.ErrorIs(t, err, herald.ErrInvalid)
+	require.NoError(t, st.Close())
 }

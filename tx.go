@@ -47,6 +47,10 @@ func (tx *Tx) DeleteClaimed(c *Claim, ids ...ID) {
 }
 
 func (tx *Tx) own(q *Queue) bool {
+	if q == nil {
+		tx.fail(store.Errorf(ErrInvalid, "transaction step on a nil queue"))
+		return false
+	}
 	if q.s != tx.s {
 		tx.fail(store.Errorf(ErrInvalid, "queue %q belongs to another Service", q.ref.Name))
 		return false
@@ -75,6 +79,9 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 		return nil, err
 	}
 	defer s.gate.leave()
+	if build == nil {
+		return nil, store.Errorf(ErrInvalid, "transaction with a nil build func")
+	}
 	tx := &Tx{s: s}
 	if err := build(tx); err != nil {
 		return nil, err

@@ -97,6 +97,12 @@ func TestTxBadInputChangesNothing(t *testing.T) {
 		{"empty post", func(tx *herald.Tx) error { tx.Delete(in, ids...); tx.Post(out); return nil }, herald.ErrInvalid},
 		{"empty claim", func(tx *herald.Tx) error { tx.DeleteClaimed(&herald.Claim{}, ids...); return nil }, herald.ErrClaimNotFound},
 		{"no claim outside a handler", func(tx *herald.Tx) error { tx.DeleteClaimed(herald.ClaimOf(ctx), ids...); return nil }, herald.ErrClaimNotFound},
+		{"nil queue", func(tx *herald.Tx) error {
+			tx.Delete(in, ids...)
+			tx.Post(nil, herald.Draft{Body: []byte("x")})
+			return nil
+		}, herald.ErrInvalid},
+		{"nil build", nil, herald.ErrInvalid},
 		{"other service", func(tx *herald.Tx) error {
 			tx.Delete(in, ids...)
 			tx.Post(other.Queue("out"), herald.Draft{Body: []byte("x")})

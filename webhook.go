@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldmq/herald/store"
 )
@@ -33,23 +35,31 @@ type notification struct {
 	QueueName   string          `json:"queue_name"`
 	MessageType string          `json:"Message_Type"`
 	MessageID   string          `json:"message_id"`
+	// BodyEncoding is "base64" for a body that is not UTF-8 text.
+	BodyEncoding string `json:"body_encoding,omitempty"`
 }
 
 // payload renders a delivery as Zaqar's notification JSON. A body that is
-// JSON is embedded as it is; any other body becomes a JSON string.
+// JSON is embedded as it is, other UTF-8 text becomes a JSON string, and
+// anything else a base64 string with "body_encoding": "base64", so no
+// byte is altered on the way.
 func payload(d store.Delivery) ([]byte, error) {
-	body := json.RawMessage(d.Body)
+	n := notification{
+		Body: json.RawMessage(d.Body), TTL: int64(d.TTL / time.Second), QueueName: d.Queue.Name,
+		MessageType: "Notification", MessageID: d.Message.String(),
+	}
 	if !json.Valid(d.Body) {
-		s, err := json.Marshal(string(d.Body))
+		text := string(d.Body)
+		if !utf8.Valid(d.Body) {
+			text, n.BodyEncoding = base64.StdEncoding.EncodeToString(d.Body), "base64"
+		}
+		s, err := json.Marshal(text)
 		if err != nil {
 			return nil, err
 		}
-		body = s
+		n.Body = s
 	}
-	return json.Marshal(notification{
-		Body: body, TTL: int64(d.TTL / time.Second), QueueName: d.Queue.Name,
-		MessageType: "Notification", MessageID: d.Message.String(),
-	})
+	return json.Marshal(n)
 }
 
 // subOptions are the subscription options delivery reads.
@@ -130,9 +140,11 @@ func mac(secret, ts string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature checks a SignatureHeader value against body and secret,
-// and that it was made within maxAge of now (replay protection). A
-// receiver calls it with the raw request body.
+// VerifySignature checks a SignatureHeader value against body and secret
+// (in constant time), and that it was made within maxAge of now, either
+// way (replay protection; the timestamp has whole seconds, so use a
+// maxAge of a few minutes). A receiver calls it with the raw request
+// body. Errors match ErrInvalid.
 func VerifySignature(secret, header string, body []byte, now time.Time, maxAge time.Duration) error {
 	var ts, sig string
 	for part := range strings.SplitSeq(header, ",") {
@@ -202,6 +214,7 @@ func publicAddr(ip netip.Addr) bool {
 }
 
 var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
 	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
 	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
 	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
@@ -211,4 +224,10 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("240.0.0.0/4"),     // reserved
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: may reach private v4
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local NAT64
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated)
+	netip.MustParsePrefix("100::/64"),        // discard
+	netip.MustParsePrefix("2001::/32"),       // Teredo: tunnels to any v4
+	netip.MustParsePrefix("2002::/16"),       // 6to4: tunnels to any v4
+	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
 }

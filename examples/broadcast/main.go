@@ -74,7 +74,10 @@ func run(events int, out io.Writer) error {
 
 	// In-process: an observer called for every post.
 	var observed atomic.Int64
-	stop := q.Observe(func(herald.Message) { observed.Add(1) })
+	stop, err := q.Observe(func(herald.Message) { observed.Add(1) })
+	if err != nil {
+		return err
+	}
 	defer stop()
 
 	for i := range events {

@@ -1,0 +1,61 @@
+package herald
+
+import (
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldmq/herald/store"
+)
+
+// DenyPrivateTargets: which dialled addresses count as public, including
+// IPv6 forms that embed or tunnel to an IPv4 address.
+func TestPublicAddr(t *testing.T) {
+	for addr, public := range map[string]bool{
+		"93.184.216.34": true, "2606:2800:220:1::1": true,
+		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.169.254": false, "100.64.0.1": false, "0.1.2.3": false, "224.0.0.1": false,
+		"255.255.255.255": false, "198.18.0.1": false, "::1": false, "::": false,
+		"fe80::1": false, "fc00::1": false, "fec0::1": false, "::ffff:127.0.0.1": false,
+		"::127.0.0.1": false, "64:ff9b::a00:1": false, "64:ff9b:1::1": false,
+		"2002:a00:1::1": false, "2001:0:4136:e378::1": false, "2001:db8::1": false, "100::1": false,
+	} {
+		require.Equal(t, public, publicAddr(netip.MustParseAddr(addr)), addr)
+	}
+}
+
+// S4: JSON bodies are embedded, text becomes a string, other bytes are
+// base64 so none is altered.
+func TestPayloadBodies(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"a":1}`:      `{"a":1}`,
+		"plain text":   `"plain text"`,
+		"\xff\x00\x01": `"/wAB"`,
+	} {
+		raw, err := payload(store.Delivery{Body: []byte(body), TTL: time.Minute, Queue: store.QueueRef{Name: "q"}})
+		require.NoError(t, err)
+		var n map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(raw, &n))
+		require.JSONEq(t, want, string(n["body"]), body)
+		_, encoded := n["body_encoding"]
+		require.Equal(t, body == "\xff\x00\x01", encoded)
+	}
+}
+
+// mailto: addresses are percent-decoded and lose a display name.
+func TestMailAddress(t *testing.T) {
+	for uri, want := range map[string]string{
+		"mailto:ops@example.com":             "ops@example.com",
+		"mailto:a%2Bb@example.com":           "a+b@example.com",
+		"mailto:Bob%20%3Cbob@example.com%3E": "bob@example.com",
+	} {
+		got, _, err := mailAddress(uri)
+		require.NoError(t, err, uri)
+		require.Equal(t, want, got)
+	}
+	_, _, err := mailAddress("mailto:not an address")
+	require.Error(t, err)
+}
