@@ -11,11 +11,14 @@ import (
 	"github.com/heraldmq/herald/store"
 )
 
-// The outbox layout (S1, S2): one top-level bucket "outbox", made on open
-// when missing (so a file written before subscriptions existed opens as
-// it is), with these nested buckets. qk is a queue key (project "/" name)
-// and 0 a zero byte: a project has no control characters and a name none
-// at all, so qk‖0 is a prefix that no other queue's keys share.
+// The outbox layout (S1, S2): top-level buckets named "outbox." and
+// these names, made on open when missing (so a file written before
+// subscriptions existed opens as it is). They are top level, not nested in
+// one bucket, so a post's deliveries dirty no page of a parent bucket: the
+// root bucket's page is written by every commit anyway. qk is a queue key
+// (project "/" name) and 0 a zero byte: a project has no control
+// characters and a name none at all, so qk‖0 is a prefix that no other
+// queue's keys share.
 //
 //	subs       sub ID → subscription record
 //	subnames   qk‖0‖subscriber → sub ID: the latest subscription made for
@@ -33,20 +36,19 @@ import (
 // A post writes two keys per delivery, the record and its due entry,
 // both at the end of their ranges (IDs and times increase).
 var (
-	bkOutbox    = []byte("outbox")
-	bkSubs      = []byte("subs")
-	bkSubNames  = []byte("subnames")
-	bkSubQueue  = []byte("subqueue")
-	bkSubExp    = []byte("subexp")
-	bkDels      = []byte("dels")
-	bkDue       = []byte("due")
-	bkFailed    = []byte("failed")
-	bkSubFailed = []byte("subfailed")
+	bkSubs      = []byte("outbox.subs")
+	bkSubNames  = []byte("outbox.subnames")
+	bkSubQueue  = []byte("outbox.subqueue")
+	bkSubExp    = []byte("outbox.subexp")
+	bkDels      = []byte("outbox.dels")
+	bkDue       = []byte("outbox.due")
+	bkFailed    = []byte("outbox.failed")
+	bkSubFailed = []byte("outbox.subfailed")
 )
 
 var outboxBuckets = [][]byte{bkSubs, bkSubNames, bkSubQueue, bkSubExp, bkDels, bkDue, bkFailed, bkSubFailed}
 
-// obuckets are the outbox's nested buckets.
+// obuckets are the outbox's buckets.
 type obuckets struct {
 	subs, subNames, subQueue, subExp, dels, due, failed, subFailed *bbolt.Bucket
 }
@@ -54,13 +56,9 @@ type obuckets struct {
 // openOutbox returns the outbox buckets of tx, or ErrCorrupt if one is
 // missing.
 func openOutbox(tx *bbolt.Tx) (*obuckets, error) {
-	b := tx.Bucket(bkOutbox)
-	if b == nil {
-		return nil, store.Errorf(store.ErrCorrupt, "the outbox bucket is missing")
-	}
 	o := &obuckets{}
 	for i, dst := range []**bbolt.Bucket{&o.subs, &o.subNames, &o.subQueue, &o.subExp, &o.dels, &o.due, &o.failed, &o.subFailed} {
-		if *dst = b.Bucket(outboxBuckets[i]); *dst == nil {
+		if *dst = tx.Bucket(outboxBuckets[i]); *dst == nil {
 			return nil, store.Errorf(store.ErrCorrupt, "outbox bucket %q is missing", outboxBuckets[i])
 		}
 	}
@@ -75,12 +73,8 @@ func openOutbox(tx *bbolt.Tx) (*obuckets, error) {
 // createOutbox makes the outbox buckets that are missing: on a new file,
 // and on a file written before subscriptions existed.
 func createOutbox(tx *bbolt.Tx) error {
-	b, err := tx.CreateBucketIfNotExists(bkOutbox)
-	if err != nil {
-		return err
-	}
 	for _, name := range outboxBuckets {
-		if _, err := b.CreateBucketIfNotExists(name); err != nil {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
 	}
