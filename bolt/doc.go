@@ -49,8 +49,8 @@
 // after a large backlog drains. Verify checks the whole file: bbolt's page
 // check and every index against the records.
 //
-// Store implements store.Subscriber (S1, S2): a top-level bucket "outbox"
-// (layout in outboxcodec.go) holds subscriptions and their deliveries, and
+// Store implements store.Subscriber (S1, S2): top-level buckets "outbox.*"
+// (layout in outboxcodec.go) hold subscriptions and their deliveries, and
 // every post writes its deliveries in its own transaction. It is created
 // on open when missing, so files from before it open unchanged.
 //

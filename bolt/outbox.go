@@ -58,15 +58,12 @@ func (w *wtx) fanOut(q *wq, p *store.PostParams, now int64, ids []store.ID, stor
 	for _, i := range stored {
 		for _, sid := range live {
 			did := w.nextID(now)
-			r := delRec{sub: sid, msg: ids[i], created: now, ttl: int64(ttls[i]), next: now, sum: sums[i],
+			r := delRec{msg: ids[i], created: now, ttl: int64(ttls[i]), next: now, sum: sums[i],
 				qk: qk, body: p.Messages[i].Body}
-			if err := ob.dels.Put(bytes.Clone(did[:]), r.encode()); err != nil {
+			if err := ob.dels.Put(pairKey(sid, did), r.encode()); err != nil {
 				return err
 			}
-			if err := ob.due.Put(timeKey(now, did[:]), empty); err != nil {
-				return err
-			}
-			if err := ob.subDels.Put(pairKey(sid, did), empty); err != nil {
+			if err := ob.due.Put(timeKey(now, did[:]), bytes.Clone(sid[:])); err != nil {
 				return err
 			}
 		}
@@ -74,14 +71,39 @@ func (w *wtx) fanOut(q *wq, p *store.PostParams, now int64, ids []store.ID, stor
 	return nil
 }
 
-// del reads delivery id, or reports false.
-func (ob *obuckets) del(id store.ID) (delRec, bool, error) {
-	v := ob.dels.Get(id[:])
+// del reads delivery id of subscription sub, or reports false.
+func (ob *obuckets) del(sub, id store.ID) (delRec, bool, error) {
+	v := ob.dels.Get(pairKey(sub, id))
 	if v == nil {
 		return delRec{}, false, nil
 	}
-	r, err := decodeDel(id, v)
+	r, err := decodeDel(sub, id, v)
 	return r, err == nil, err
+}
+
+// find reads delivery id of queue key qk, or reports false. A failed
+// delivery is one seek in the failed index; any other is a seek in dels
+// for each subscription of the queue, live or not yet swept (there is no
+// index from a delivery ID to its subscription: a post would pay for it).
+func (ob *obuckets) find(qk []byte, id store.ID) (delRec, bool, error) {
+	if v := ob.failed.Get(queueIDKey(qk, id)); len(v) == 16 {
+		r, ok, err := ob.del(idOf(v), id)
+		if ok || err != nil {
+			return r, ok, err
+		}
+	}
+	prefix := queuePrefix(qk)
+	c := ob.subQueue.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+16 {
+			continue
+		}
+		r, ok, err := ob.del(idOf(k[len(prefix):]), id)
+		if ok || err != nil {
+			return r, ok, err
+		}
+	}
+	return delRec{}, false, nil
 }
 
 // sub reads subscription id, or reports false.
@@ -133,12 +155,12 @@ func (ob *obuckets) unindex(id store.ID, r *delRec) error {
 // index puts delivery id in the due or failed indexes, as r says.
 func (ob *obuckets) index(id store.ID, r *delRec) error {
 	if r.failed {
-		if err := ob.failed.Put(queueIDKey(r.qk, id), empty); err != nil {
+		if err := ob.failed.Put(queueIDKey(r.qk, id), bytes.Clone(r.sub[:])); err != nil {
 			return err
 		}
 		return ob.subFailed.Put(pairKey(r.sub, id), empty)
 	}
-	return ob.due.Put(timeKey(r.next, id[:]), empty)
+	return ob.due.Put(timeKey(r.next, id[:]), bytes.Clone(r.sub[:]))
 }
 
 // dropDelivery removes delivery id from every bucket.
@@ -146,10 +168,7 @@ func (ob *obuckets) dropDelivery(id store.ID, r *delRec) error {
 	if err := ob.unindex(id, r); err != nil {
 		return err
 	}
-	if err := ob.subDels.Delete(pairKey(r.sub, id)); err != nil {
-		return err
-	}
-	return ob.dels.Delete(id[:])
+	return ob.dels.Delete(pairKey(r.sub, id))
 }
 
 // HasSubscriptions reports whether the store holds a subscription: one
@@ -213,13 +232,16 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 		subs := subCache{ob: ob}
 		skipped := 0
 		for len(out) < p.Limit && skipped < maxSkipped {
-			ks := dueKeys(ob.due, now, min(p.Limit-len(out), chunk))
+			ks, vs := dueEntries(ob.due, now, min(p.Limit-len(out), chunk))
 			if len(ks) == 0 {
 				break
 			}
-			for _, k := range ks {
+			for i, k := range ks {
 				did := idOf(k[8:])
-				r, ok, err := ob.del(did)
+				if len(vs[i]) != 16 {
+					return store.Errorf(store.ErrCorrupt, "delivery %s: bad due entry", did)
+				}
+				r, ok, err := ob.del(idOf(vs[i]), did)
 				if err != nil {
 					return err
 				}
@@ -249,10 +271,10 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 					return err
 				}
 				r.next = until
-				if err := ob.dels.Put(bytes.Clone(did[:]), r.encode()); err != nil {
+				if err := ob.dels.Put(pairKey(r.sub, did), r.encode()); err != nil {
 					return err
 				}
-				if err := ob.due.Put(timeKey(until, did[:]), empty); err != nil {
+				if err := ob.due.Put(timeKey(until, did[:]), vs[i]); err != nil {
 					return err
 				}
 				d.NextAttempt = toTime(until)
@@ -290,7 +312,7 @@ func (s *Store) SettleDelivery(ctx context.Context, p store.SettleDeliveryParams
 		if err != nil {
 			return err
 		}
-		r, ok, err := ob.del(p.ID)
+		r, ok, err := ob.find(qk, p.ID)
 		if !ok || err != nil || !bytes.Equal(r.qk, qk) {
 			return err
 		}
@@ -307,7 +329,7 @@ func (s *Store) SettleDelivery(ctx context.Context, p store.SettleDeliveryParams
 		} else {
 			r.failed, r.next = true, now
 		}
-		if err := ob.dels.Put(bytes.Clone(p.ID[:]), r.encode()); err != nil {
+		if err := ob.dels.Put(pairKey(r.sub, p.ID), r.encode()); err != nil {
 			return err
 		}
 		return ob.index(p.ID, &r)
@@ -340,13 +362,20 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeli
 			index, prefix = ob.subFailed, bytes.Clone(p.Subscription[:])
 		}
 		c := index.Cursor()
-		k, _ := c.Seek(append(bytes.Clone(prefix), p.Marker[:]...))
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, _ = c.Next() {
+		k, v := c.Seek(append(bytes.Clone(prefix), p.Marker[:]...))
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Next() {
 			did := idOf(k[len(prefix):])
 			if did == p.Marker {
 				continue
 			}
-			r, ok, err := ob.del(did)
+			sid := p.Subscription
+			if sid.IsZero() {
+				if len(v) != 16 {
+					return store.Errorf(store.ErrCorrupt, "delivery %s: bad failed entry", did)
+				}
+				sid = idOf(v)
+			}
+			r, ok, err := ob.del(sid, did)
 			if err != nil {
 				return err
 			}
@@ -391,7 +420,11 @@ func (s *Store) RetryFailedDeliveries(ctx context.Context, p store.RetryFailedDe
 		}
 		subs := subCache{ob: ob}
 		for _, id := range p.IDs {
-			r, ok, err := ob.del(id)
+			v := ob.failed.Get(queueIDKey(qk, id))
+			if len(v) != 16 {
+				continue
+			}
+			r, ok, err := ob.del(idOf(v), id)
 			if err != nil {
 				return err
 			}
@@ -409,7 +442,7 @@ func (s *Store) RetryFailedDeliveries(ctx context.Context, p store.RetryFailedDe
 				return err
 			}
 			r.failed, r.attempts, r.next = false, 0, now
-			if err := ob.dels.Put(bytes.Clone(id[:]), r.encode()); err != nil {
+			if err := ob.dels.Put(pairKey(r.sub, id), r.encode()); err != nil {
 				return err
 			}
 			if err := ob.index(id, &r); err != nil {
@@ -420,4 +453,14 @@ func (s *Store) RetryFailedDeliveries(ctx context.Context, p store.RetryFailedDe
 		return nil
 	})
 	return n, err
+}
+
+// dueEntries returns copies of up to n first entries of b whose time is
+// at or before now.
+func dueEntries(b *bbolt.Bucket, now int64, n int) (ks, vs [][]byte) {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil && len(ks) < n && keyTime(k) <= now; k, v = c.Next() {
+		ks, vs = append(ks, bytes.Clone(k)), append(vs, bytes.Clone(v))
+	}
+	return ks, vs
 }

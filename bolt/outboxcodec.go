@@ -11,11 +11,14 @@ import (
 	"github.com/heraldmq/herald/store"
 )
 
-// The outbox layout (S1, S2): one top-level bucket "outbox", made on open
-// when missing (so a file written before subscriptions existed opens as
-// it is), with these nested buckets. qk is a queue key (project "/" name)
-// and 0 a zero byte: a project has no control characters and a name none
-// at all, so qk‖0 is a prefix that no other queue's keys share.
+// The outbox layout (S1, S2): top-level buckets named "outbox." and
+// these names, made on open when missing (so a file written before
+// subscriptions existed opens as it is). They are top level, not nested in
+// one bucket, so a post's deliveries dirty no page of a parent bucket: the
+// root bucket's page is written by every commit anyway. qk is a queue key
+// (project "/" name) and 0 a zero byte: a project has no control
+// characters and a name none at all, so qk‖0 is a prefix that no other
+// queue's keys share.
 //
 //	subs       sub ID → subscription record
 //	subnames   qk‖0‖subscriber → sub ID: the latest subscription made for
@@ -23,48 +26,45 @@ import (
 //	subqueue   qk‖0‖sub ID → expires‖confirmed: a queue's subscriptions,
 //	           with what a post needs to pick the live ones
 //	subexp     expires‖sub ID (B1)
-//	dels       delivery ID → delivery record
-//	due        next attempt‖delivery ID → pending deliveries, every queue
-//	subdels    sub ID‖delivery ID → every delivery of a subscription
-//	failed     qk‖0‖delivery ID → a queue's failed deliveries
+//	dels       sub ID‖delivery ID → delivery record: a subscription's
+//	           deliveries are one key range, so no index lists them
+//	due        next attempt‖delivery ID → sub ID: pending deliveries, every
+//	           queue; the value completes the dels key
+//	failed     qk‖0‖delivery ID → sub ID: a queue's failed deliveries
 //	subfailed  sub ID‖delivery ID → a subscription's failed deliveries
+//
+// A post writes two keys per delivery, the record and its due entry,
+// both at the end of their ranges (IDs and times increase).
 var (
-	bkOutbox    = []byte("outbox")
-	bkSubs      = []byte("subs")
-	bkSubNames  = []byte("subnames")
-	bkSubQueue  = []byte("subqueue")
-	bkSubExp    = []byte("subexp")
-	bkDels      = []byte("dels")
-	bkDue       = []byte("due")
-	bkSubDels   = []byte("subdels")
-	bkFailed    = []byte("failed")
-	bkSubFailed = []byte("subfailed")
+	bkSubs      = []byte("outbox.subs")
+	bkSubNames  = []byte("outbox.subnames")
+	bkSubQueue  = []byte("outbox.subqueue")
+	bkSubExp    = []byte("outbox.subexp")
+	bkDels      = []byte("outbox.dels")
+	bkDue       = []byte("outbox.due")
+	bkFailed    = []byte("outbox.failed")
+	bkSubFailed = []byte("outbox.subfailed")
 )
 
-var outboxBuckets = [][]byte{bkSubs, bkSubNames, bkSubQueue, bkSubExp, bkDels, bkDue, bkSubDels, bkFailed, bkSubFailed}
+var outboxBuckets = [][]byte{bkSubs, bkSubNames, bkSubQueue, bkSubExp, bkDels, bkDue, bkFailed, bkSubFailed}
 
-// obuckets are the outbox's nested buckets.
+// obuckets are the outbox's buckets.
 type obuckets struct {
-	subs, subNames, subQueue, subExp, dels, due, subDels, failed, subFailed *bbolt.Bucket
+	subs, subNames, subQueue, subExp, dels, due, failed, subFailed *bbolt.Bucket
 }
 
 // openOutbox returns the outbox buckets of tx, or ErrCorrupt if one is
 // missing.
 func openOutbox(tx *bbolt.Tx) (*obuckets, error) {
-	b := tx.Bucket(bkOutbox)
-	if b == nil {
-		return nil, store.Errorf(store.ErrCorrupt, "the outbox bucket is missing")
-	}
 	o := &obuckets{}
-	for i, dst := range []**bbolt.Bucket{&o.subs, &o.subNames, &o.subQueue, &o.subExp, &o.dels, &o.due, &o.subDels, &o.failed, &o.subFailed} {
-		if *dst = b.Bucket(outboxBuckets[i]); *dst == nil {
+	for i, dst := range []**bbolt.Bucket{&o.subs, &o.subNames, &o.subQueue, &o.subExp, &o.dels, &o.due, &o.failed, &o.subFailed} {
+		if *dst = tx.Bucket(outboxBuckets[i]); *dst == nil {
 			return nil, store.Errorf(store.ErrCorrupt, "outbox bucket %q is missing", outboxBuckets[i])
 		}
 	}
 	if tx.Writable() {
 		// Keys that arrive in order: pack the pages (see wq.setFill).
 		o.dels.FillPercent = 1.0
-		o.subDels.FillPercent = 0.9
 		o.due.FillPercent = 0.9
 	}
 	return o, nil
@@ -73,12 +73,8 @@ func openOutbox(tx *bbolt.Tx) (*obuckets, error) {
 // createOutbox makes the outbox buckets that are missing: on a new file,
 // and on a file written before subscriptions existed.
 func createOutbox(tx *bbolt.Tx) error {
-	b, err := tx.CreateBucketIfNotExists(bkOutbox)
-	if err != nil {
-		return err
-	}
 	for _, name := range outboxBuckets {
-		if _, err := b.CreateBucketIfNotExists(name); err != nil {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
 	}
@@ -197,9 +193,9 @@ func subQueueValue(r *subRec) []byte {
 	return v
 }
 
-// A delivery record:
+// A delivery record (its subscription is in its key):
 //
-//	sub, message         [16]byte
+//	message              [16]byte
 //	created, ttl, next   int64
 //	attempts, checksum   uint32 (checksum: CRC32C of body, M11)
 //	failed               byte
@@ -213,26 +209,25 @@ type delRec struct {
 	qk, lastErr, body  []byte
 }
 
-const delHeader = 16 + 16 + 3*8 + 2*4 + 1
+const delHeader = 16 + 3*8 + 2*4 + 1
 
 func (r *delRec) encode() []byte {
 	b := make([]byte, delHeader, delHeader+2*binary.MaxVarintLen16+len(r.qk)+len(r.lastErr)+len(r.body))
-	copy(b[0:], r.sub[:])
-	copy(b[16:], r.msg[:])
-	binary.BigEndian.PutUint64(b[32:], uint64(r.created))
-	binary.BigEndian.PutUint64(b[40:], uint64(r.ttl))
-	binary.BigEndian.PutUint64(b[48:], uint64(r.next))
-	binary.BigEndian.PutUint32(b[56:], r.attempts)
-	binary.BigEndian.PutUint32(b[60:], r.sum)
+	copy(b[0:], r.msg[:])
+	binary.BigEndian.PutUint64(b[16:], uint64(r.created))
+	binary.BigEndian.PutUint64(b[24:], uint64(r.ttl))
+	binary.BigEndian.PutUint64(b[32:], uint64(r.next))
+	binary.BigEndian.PutUint32(b[40:], r.attempts)
+	binary.BigEndian.PutUint32(b[44:], r.sum)
 	if r.failed {
-		b[64] = 1
+		b[48] = 1
 	}
 	b = putBytes(b, r.qk)
 	b = putBytes(b, r.lastErr)
 	return append(b, r.body...)
 }
 
-func decodeDel(id store.ID, b []byte) (delRec, error) {
+func decodeDel(sub, id store.ID, b []byte) (delRec, error) {
 	bad := func() (delRec, error) {
 		return delRec{}, store.Errorf(store.ErrCorrupt, "delivery %s: bad record", id)
 	}
@@ -240,14 +235,14 @@ func decodeDel(id store.ID, b []byte) (delRec, error) {
 		return bad()
 	}
 	r := delRec{
-		sub:      idOf(b[0:16]),
-		msg:      idOf(b[16:32]),
-		created:  int64(binary.BigEndian.Uint64(b[32:])),
-		ttl:      int64(binary.BigEndian.Uint64(b[40:])),
-		next:     int64(binary.BigEndian.Uint64(b[48:])),
-		attempts: binary.BigEndian.Uint32(b[56:]),
-		sum:      binary.BigEndian.Uint32(b[60:]),
-		failed:   b[64] == 1,
+		sub:      sub,
+		msg:      idOf(b[0:16]),
+		created:  int64(binary.BigEndian.Uint64(b[16:])),
+		ttl:      int64(binary.BigEndian.Uint64(b[24:])),
+		next:     int64(binary.BigEndian.Uint64(b[32:])),
+		attempts: binary.BigEndian.Uint32(b[40:]),
+		sum:      binary.BigEndian.Uint32(b[44:]),
+		failed:   b[48] == 1,
 	}
 	var ok bool
 	rest := b[delHeader:]

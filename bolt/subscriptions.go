@@ -275,21 +275,19 @@ func (ob *obuckets) dropSubSome(sid store.ID, r *subRec, budget int) (spent int,
 		if budget >= 0 {
 			n = min(n, budget-spent)
 		}
-		dids := prefixIDs(ob.subDels, sid, n)
+		dids := prefixIDs(ob.dels, sid, n)
 		if len(dids) == 0 {
 			break
 		}
 		for _, did := range dids {
-			d, ok, err := ob.del(did)
+			d, ok, err := ob.del(sid, did)
 			if err != nil {
 				return spent, false, err
 			}
-			if !ok { // a stale index entry
-				if err := ob.subDels.Delete(pairKey(sid, did)); err != nil {
+			if ok {
+				if err := ob.dropDelivery(did, &d); err != nil {
 					return spent, false, err
 				}
-			} else if err := ob.dropDelivery(did, &d); err != nil {
-				return spent, false, err
 			}
 			spent++
 		}
@@ -297,7 +295,7 @@ func (ob *obuckets) dropSubSome(sid store.ID, r *subRec, budget int) (spent int,
 	if budget >= 0 && spent >= budget {
 		return spent, false, nil
 	}
-	if k, _ := ob.subDels.Cursor().Seek(sid[:]); k != nil && bytes.HasPrefix(k, sid[:]) {
+	if k, _ := ob.dels.Cursor().Seek(sid[:]); k != nil && bytes.HasPrefix(k, sid[:]) {
 		return spent, false, nil // only with a budget: more deliveries left
 	}
 	if err := ob.subs.Delete(sid[:]); err != nil {

@@ -54,7 +54,7 @@ func TestVerifyOutbox(t *testing.T) {
 	require.NoError(t, s.Verify(t.Context()))
 
 	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bkOutbox).Bucket(bkDue).Delete(timeKey(store.Nanos(t0.Add(time.Minute)), ds[2].ID[:]))
+		return tx.Bucket(bkDue).Delete(timeKey(store.Nanos(t0.Add(time.Minute)), ds[2].ID[:]))
 	}))
 	err := s.Verify(t.Context())
 	require.ErrorIs(t, err, store.ErrCorrupt)
@@ -62,7 +62,7 @@ func TestVerifyOutbox(t *testing.T) {
 
 	// Deleting the queue leaves nothing behind in the outbox.
 	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bkOutbox).Bucket(bkDue).Put(timeKey(store.Nanos(t0.Add(time.Minute)), ds[2].ID[:]), empty)
+		return tx.Bucket(bkDue).Put(timeKey(store.Nanos(t0.Add(time.Minute)), ds[2].ID[:]), empty)
 	}))
 	require.NoError(t, s.DeleteQueue(t.Context(), store.DeleteQueueParams{Queue: q}))
 	require.NoError(t, s.Verify(t.Context()))
@@ -86,18 +86,27 @@ func TestRestartOutbox(t *testing.T) {
 }
 
 // A file written before the outbox existed (schema 1 without the outbox
-// bucket) opens as it is, gets the buckets, and takes subscriptions.
+// buckets) opens as it is, gets the buckets, and takes subscriptions.
 func TestOpenFileWithoutOutbox(t *testing.T) {
 	s := openAt(t)
 	q := store.QueueRef{Name: "q"}
 	post(t, s, q, t0, "old")
-	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bkOutbox) }))
+	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error {
+		for _, name := range outboxBuckets {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 	s = reopenStore(t, s)
 	defer s.Close()
 	require.NoError(t, s.DB().View(func(tx *bbolt.Tx) error {
 		v, _ := bytesInt64(tx.Bucket(bkHerald).Get(keySchema))
 		require.Equal(t, int64(schemaVersion), v)
-		require.NotNil(t, tx.Bucket(bkOutbox))
+		for _, name := range outboxBuckets {
+			require.NotNil(t, tx.Bucket(name))
+		}
 		return nil
 	}))
 	has, err := s.HasSubscriptions(t.Context(), t0)

@@ -13,8 +13,9 @@ import (
 // expiry and confirmed flag) and subexp; every subnames entry names a
 // subscription of that queue and subscriber; every delivery decodes, has
 // its body's checksum, belongs to an existing subscription of its queue,
-// is in subdels, and is in exactly one of due (pending, at its next
-// attempt) and failed plus subfailed (failed). The index sizes then
+// and is in exactly one of due (pending, at its next attempt) and failed
+// plus subfailed (failed), the due and failed entries naming its
+// subscription. The index sizes then
 // show that no index holds an entry without a record.
 func verifyOutbox(tx *bbolt.Tx) error {
 	ob, err := openOutbox(tx)
@@ -56,23 +57,26 @@ func verifyOutbox(tx *bbolt.Tx) error {
 	}
 	var pending, failed int
 	err = ob.dels.ForEach(func(k, v []byte) error {
-		id := idOf(k)
-		r, err := decodeDel(id, v)
+		if len(k) != 32 {
+			return inconsistent("delivery key %x: want a subscription and a delivery ID", k)
+		}
+		sid, id := idOf(k[:16]), idOf(k[16:])
+		r, err := decodeDel(sid, id, v)
 		if err != nil {
 			return err
 		}
 		if store.Checksum(r.body) != r.sum {
 			return store.Errorf(store.ErrCorrupt, "delivery %s: body checksum mismatch", id)
 		}
-		sr := subs[r.sub]
-		switch {
-		case sr == nil || !bytes.Equal(sr.qk, r.qk):
-			return inconsistent("delivery %s: subscription %s of queue %q does not exist", id, r.sub, r.qk)
-		case !has(ob.subDels, pairKey(r.sub, id)):
-			return inconsistent("delivery %s is missing from its subscription's index", id)
+		if sr := subs[sid]; sr == nil || !bytes.Equal(sr.qk, r.qk) {
+			return inconsistent("delivery %s: subscription %s of queue %q does not exist", id, sid, r.qk)
 		}
-		inDue := has(ob.due, timeKey(r.next, id[:]))
-		inFailed := has(ob.failed, queueIDKey(r.qk, id)) && has(ob.subFailed, pairKey(r.sub, id))
+		dv, inDue := ob.due.Get(timeKey(r.next, id[:])), has(ob.due, timeKey(r.next, id[:]))
+		fv := ob.failed.Get(queueIDKey(r.qk, id))
+		inFailed := has(ob.failed, queueIDKey(r.qk, id)) && has(ob.subFailed, pairKey(sid, id))
+		if (inDue && !bytes.Equal(dv, sid[:])) || (inFailed && !bytes.Equal(fv, sid[:])) {
+			return inconsistent("delivery %s: its index entry names another subscription", id)
+		}
 		if r.failed {
 			failed++
 		} else {
@@ -95,7 +99,6 @@ func verifyOutbox(tx *bbolt.Tx) error {
 		{"due", keys(ob.due), pending},
 		{"failed", keys(ob.failed), failed},
 		{"subfailed", keys(ob.subFailed), failed},
-		{"subdels", keys(ob.subDels), pending + failed},
 	} {
 		if sz.got != sz.want {
 			return inconsistent("outbox index %s has %d entries, want %d", sz.name, sz.got, sz.want)
