@@ -257,13 +257,7 @@ func (l *lease) take() (Message, bool) {
 // releaseUnstarted gives back at once the messages of every lease that no
 // handler has started.
 func (c *consumer) releaseUnstarted() {
-	c.mu.Lock()
-	leases := make([]*lease, 0, len(c.leases))
-	for l := range c.leases {
-		leases = append(leases, l)
-	}
-	c.mu.Unlock()
-	for _, l := range leases {
+	for _, l := range c.held() {
 		l.mu.Lock()
 		rest := l.c.Messages[l.next:]
 		l.next = len(l.c.Messages)
@@ -452,6 +446,17 @@ func (c *consumer) track(cl *Claim) *lease {
 	return l
 }
 
+// held returns the leases Consume holds now.
+func (c *consumer) held() []*lease {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*lease, 0, len(c.leases))
+	for l := range c.leases {
+		out = append(out, l)
+	}
+	return out
+}
+
 func (c *consumer) untrack(l *lease) {
 	c.mu.Lock()
 	delete(c.leases, l)
@@ -469,13 +474,7 @@ func (c *consumer) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		c.mu.Lock()
-		live := make([]*lease, 0, len(c.leases))
-		for l := range c.leases {
-			live = append(live, l)
-		}
-		c.mu.Unlock()
-		for _, l := range live {
+		for _, l := range c.held() {
 			l.mu.Lock()
 			c.flush(l) // stragglers: handled messages of a claim still running
 			c.renew(l)

@@ -96,10 +96,8 @@ func (p *Project) Flavors(ctx context.Context, marker string, limit int) ([]Flav
 	if err != nil {
 		return nil, err
 	}
-	if limit == 0 {
-		limit = s.limits.DefaultPageSize
-	}
-	if err := s.limits.checkCount(limit, "page size"); err != nil {
+	limit, err = s.limits.pageSize(limit)
+	if err != nil {
 		return nil, err
 	}
 	recs, err := cat.ListFlavors(ctx, store.ListFlavorsParams{Project: p.id, Marker: marker, Limit: limit})

@@ -156,6 +156,15 @@ func (l *Limits) checkDelay(d time.Duration) error {
 	return nil
 }
 
+// pageSize returns the page size a listing asked for, or the default for
+// zero, checked against MaxMessagesPerCall.
+func (l *Limits) pageSize(n int) (int, error) {
+	if n == 0 {
+		n = l.DefaultPageSize
+	}
+	return n, l.checkCount(n, "page size")
+}
+
 func (l *Limits) checkCount(n int, what string) error {
 	if n < 1 || n > l.MaxMessagesPerCall {
 		return store.Errorf(ErrInvalidLimit, "%s %d: outside 1..%d", what, n, l.MaxMessagesPerCall)

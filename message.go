@@ -102,10 +102,7 @@ func (q *Queue) List(ctx context.Context, o ListOptions) ([]Message, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
-	if o.Limit == 0 {
-		o.Limit = q.s.limits.DefaultPageSize
-	}
-	if err := q.s.limits.checkCount(o.Limit, "page size"); err != nil {
+	if o.Limit, err = q.s.limits.pageSize(o.Limit); err != nil {
 		return nil, err
 	}
 	return st.ListMessages(ctx, store.ListMessagesParams{

@@ -55,14 +55,11 @@ func (p *Project) ListQueues(ctx context.Context, o ListQueuesOptions) ([]QueueI
 	if err := store.CheckProject(p.id); err != nil {
 		return nil, err
 	}
-	if o.Limit == 0 {
-		o.Limit = s.limits.DefaultPageSize
-	}
-	if err := s.limits.checkCount(o.Limit, "page size"); err != nil {
+	var err error
+	if o.Limit, err = s.limits.pageSize(o.Limit); err != nil {
 		return nil, err
 	}
 	var infos []store.QueueInfo
-	var err error
 	if s.router.cat == nil {
 		infos, err = s.router.pools[0].store.ListQueues(ctx, store.ListQueuesParams{
 			Project: p.id, Marker: o.Marker, Limit: o.Limit, WithMetadata: o.WithMetadata,

@@ -121,10 +121,7 @@ func (q *Queue) Subscriptions(ctx context.Context, marker ID, limit int) ([]Subs
 		return nil, err
 	}
 	defer q.s.gate.leave()
-	if limit == 0 {
-		limit = q.s.limits.DefaultPageSize
-	}
-	if err := q.s.limits.checkCount(limit, "page size"); err != nil {
+	if limit, err = q.s.limits.pageSize(limit); err != nil {
 		return nil, err
 	}
 	return st.ListSubscriptions(ctx, store.ListSubscriptionsParams{Queue: q.ref, Marker: marker, Limit: limit, Now: q.s.now()})
@@ -192,10 +189,7 @@ func (q *Queue) FailedDeliveries(ctx context.Context, sub, marker ID, limit int)
 		return nil, err
 	}
 	defer q.s.gate.leave()
-	if limit == 0 {
-		limit = q.s.limits.DefaultPageSize
-	}
-	if err := q.s.limits.checkCount(limit, "page size"); err != nil {
+	if limit, err = q.s.limits.pageSize(limit); err != nil {
 		return nil, err
 	}
 	return st.ListFailedDeliveries(ctx, store.ListFailedDeliveriesParams{Queue: q.ref, Subscription: sub, Marker: marker, Limit: limit})
