@@ -175,7 +175,7 @@ func (s *Service) txPool(ctx context.Context, ops []store.TxOp) (*pool, error) {
 		if p == nil {
 			p, pi = e.pool, i
 		} else if e.pool != p {
-			return nil, store.OpError(i, store.Errorf(ErrCrossPool, "queue %q is on pool %q, queue %q of op %d on pool %q", op.Queue.Name, e.pool.name, ops[pi].Queue.Name, pi, p.name))
+			return nil, crossPool(ops, i, e.pool, pi, p)
 		}
 	}
 	if s.router.single != nil {
@@ -192,13 +192,20 @@ func (s *Service) txPool(ctx context.Context, ops []store.TxOp) (*pool, error) {
 		if p == nil {
 			p, pi = e.pool, i
 		} else if e.pool != p { // placed elsewhere meanwhile
-			return nil, store.OpError(i, store.Errorf(ErrCrossPool, "queue %q is on pool %q, queue %q of op %d on pool %q", op.Queue.Name, e.pool.name, ops[pi].Queue.Name, pi, p.name))
+			return nil, crossPool(ops, i, e.pool, pi, p)
 		}
 	}
 	if p == nil { // only deletes, on queues placed nowhere: they delete nothing
 		p = nowhere.pool
 	}
 	return p, nil
+}
+
+// crossPool is the error of op i, on pool pool, in a transaction whose op
+// first is on pool other (P5).
+func crossPool(ops []store.TxOp, i int, pool *pool, first int, other *pool) error {
+	return store.OpError(i, store.Errorf(ErrCrossPool, "queue %q is on pool %q, queue %q of op %d on pool %q",
+		ops[i].Queue.Name, pool.name, ops[first].Queue.Name, first, other.name))
 }
 
 // holdPosts holds the entries of the queues ops post to, in (project,
