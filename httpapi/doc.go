@@ -70,6 +70,11 @@
 //     markers are message IDs. Paging is FIFO-safe (M2, M6).
 //   - Expired messages are invisible everywhere at once (B4), not up to a
 //     minute later.
+//   - A claim extends every message that would expire before the claim's
+//     expiry plus grace to that time (C2); Zaqar leaves alone a message
+//     that expires after the claim itself (in the same second, say).
+//   - claim_count (shown by pop) counts every claim, with or without a
+//     dead-letter queue, and pop shows claim_id null.
 //   - claim_count survives renewals; a dead-letter move releases the
 //     message and gives it a fresh expiry (C4, C6). The dead-letter queue
 //     is created if missing.
