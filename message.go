@@ -146,16 +146,28 @@ func (q *Queue) Delete(ctx context.Context, ids ...ID) error {
 	return q.deleteMessages(ctx, ids, ID{})
 }
 
+// ForceDelete deletes messages whatever their claim state: claimed ones
+// leave their claims (Zaqar's bulk delete by ids). Missing messages are
+// skipped. Prefer Delete or Claim.Delete, which honour claims (M8).
+func (q *Queue) ForceDelete(ctx context.Context, ids ...ID) error {
+	return q.deleteIDs(ctx, store.DeleteMessagesParams{IDs: ids, IgnoreClaims: true})
+}
+
 func (q *Queue) deleteMessages(ctx context.Context, ids []ID, claim ID) error {
+	return q.deleteIDs(ctx, store.DeleteMessagesParams{IDs: ids, Claim: claim})
+}
+
+func (q *Queue) deleteIDs(ctx context.Context, p store.DeleteMessagesParams) error {
 	st, err := q.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer q.s.gate.leave()
-	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
+	if err := q.s.limits.checkCount(len(p.IDs), "number of ids"); err != nil {
 		return err
 	}
-	return st.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: q.ref, IDs: ids, Claim: claim, Now: q.s.now()})
+	p.Queue, p.Now = q.ref, q.s.now()
+	return st.DeleteMessages(ctx, p)
 }
 
 // Pop takes and deletes up to n of the oldest free messages atomically

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is heraldd's configuration, from flags and HERALD_ variables.
+type config struct {
+	listen           string
+	data             string
+	auth             string
+	tokenFile        string
+	token            string // HERALD_TOKEN only: never a flag, so never in ps
+	admin            bool
+	laxClientID      bool
+	signedURLKeyFile string
+	signedURLKey     string // HERALD_SIGNED_URL_KEY only
+	denyPrivate      bool
+	requireConfirm   bool
+	maxPostSize      int
+	maxMetadata      int
+	maxPerPage       int
+	maxMessageTTL    time.Duration
+	shutdownTimeout  time.Duration
+	logFormat        string
+	accessLog        bool
+}
+
+// parseConfig reads flags, with defaults from HERALD_ variables.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("heraldd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8888", "address to listen on")
+	fs.StringVar(&c.data, "data", "heraldd.db", "path of the bolt file (created if missing)")
+	fs.StringVar(&c.auth, "auth", "noauth", `"noauth" (project from X-Project-ID) or "token" (static bearer tokens)`)
+	fs.StringVar(&c.tokenFile, "token-file", "", `file of tokens for --auth token, one "token [project]" per line`)
+	fs.BoolVar(&c.admin, "admin", false, "serve the admin route GET /v2/health")
+	fs.BoolVar(&c.laxClientID, "lax-client-id", false, "accept any Client-ID of 10 to 36 bytes instead of a UUID")
+	fs.StringVar(&c.signedURLKeyFile, "signed-url-key-file", "", "file holding the key that signs pre-signed queue URLs (off if unset)")
+	fs.BoolVar(&c.denyPrivate, "deny-private-webhooks", false, "refuse webhooks to loopback, private and link-local addresses")
+	fs.BoolVar(&c.requireConfirm, "require-confirmation", false, "deliver nothing to a subscription before it is confirmed")
+	fs.IntVar(&c.maxPostSize, "max-messages-post-size", 256<<10, "largest message POST body in bytes")
+	fs.IntVar(&c.maxMetadata, "max-queue-metadata", 64<<10, "largest queue metadata (and other small bodies) in bytes")
+	fs.IntVar(&c.maxPerPage, "max-per-page", 20, "largest page, id list, claim or pop")
+	fs.DurationVar(&c.maxMessageTTL, "max-message-ttl", 14*24*time.Hour, "longest message TTL")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long requests in flight may run on after SIGTERM")
+	fs.StringVar(&c.logFormat, "log-format", "text", `"text" or "json"`)
+	fs.BoolVar(&c.accessLog, "access-log", true, "log every request")
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	c.token = getenv("HERALD_TOKEN")
+	c.signedURLKey = getenv("HERALD_SIGNED_URL_KEY")
+	switch c.auth {
+	case "noauth", "token":
+	default:
+		return nil, fmt.Errorf("--auth %q: want noauth or token", c.auth)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+	}
+	if c.maxPostSize <= 0 || c.maxMetadata <= 0 || c.maxPerPage <= 0 || c.maxMessageTTL <= 0 {
+		return nil, errors.New("limits must be positive")
+	}
+	if c.signedURLKeyFile != "" {
+		b, err := os.ReadFile(c.signedURLKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		c.signedURLKey = strings.TrimSpace(string(b))
+	}
+	return c, nil
+}
+
+// tokens returns the token → project map of --auth token.
+func (c *config) tokens() (map[string]string, error) {
+	out := map[string]string{}
+	if c.token != "" {
+		out[c.token] = ""
+	}
+	if c.tokenFile != "" {
+		f, err := os.Open(c.tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			fields := strings.Fields(sc.Text())
+			switch {
+			case len(fields) == 0 || strings.HasPrefix(fields[0], "#"):
+			case len(fields) <= 2:
+				out[fields[0]] = strings.Join(fields[1:], "")
+			default:
+				return nil, fmt.Errorf("%s:%d: want \"token [project]\"", c.tokenFile, n)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--auth token needs --token-file or HERALD_TOKEN")
+	}
+	return out, nil
+}

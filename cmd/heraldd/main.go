@@ -1,0 +1,39 @@
+// Command heraldd serves herald over OpenStack Zaqar's v2 REST API on one
+// bolt file, so that Zaqar clients (python-zaqarclient, the OpenStack CLI,
+// gophercloud) work against a single Go binary.
+//
+//	go run ./cmd/heraldd                      # 127.0.0.1:8888, ./heraldd.db, noauth
+//	heraldd --listen 127.0.0.1:9000 --data /var/lib/herald/herald.db \
+//	        --auth token --token-file /etc/herald/tokens
+//
+// Every flag can also be set in the environment as HERALD_ and its name in
+// capitals with '_' for '-' (HERALD_LISTEN, HERALD_DATA, HERALD_AUTH …); a
+// flag on the command line wins. Run heraldd -h for the list.
+//
+// Auth modes: "noauth" (the default) takes the project from X-Project-ID,
+// as Zaqar's noauth mode does, so it is for loopback and trusted networks
+// only; "token" requires a static bearer token (Authorization: Bearer, or
+// X-Auth-Token), read from --token-file (one "token [project]" per line; a
+// project pins the token to it) and/or HERALD_TOKEN (any project).
+//
+// SIGTERM or SIGINT stops heraldd gracefully: it stops accepting
+// connections, lets requests in flight finish (up to --shutdown-timeout),
+// then closes the store. Access logs go to stderr through log/slog.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "heraldd:", err)
+		os.Exit(1)
+	}
+}

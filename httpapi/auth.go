@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// TokenAuth returns an Options.Auth that accepts static bearer tokens, sent
+// as "Authorization: Bearer <token>" or "X-Auth-Token: <token>" (what
+// OpenStack clients send). tokens maps each token to the project it acts
+// for; "" lets its holder name any project with X-Project-ID. Tokens are
+// compared in constant time.
+func TokenAuth(tokens map[string]string) func(*http.Request) (string, error) {
+	type entry struct {
+		sum     [32]byte
+		project string
+	}
+	entries := make([]entry, 0, len(tokens))
+	for t, p := range tokens {
+		if t != "" {
+			entries = append(entries, entry{sha256.Sum256([]byte(t)), p})
+		}
+	}
+	return func(r *http.Request) (string, error) {
+		tok := r.Header.Get("X-Auth-Token")
+		if a := r.Header.Get("Authorization"); a != "" {
+			scheme, rest, _ := strings.Cut(a, " ")
+			if !strings.EqualFold(scheme, "Bearer") {
+				return "", errors.New("only bearer tokens are accepted")
+			}
+			tok = strings.TrimSpace(rest)
+		}
+		if tok == "" {
+			return "", errors.New("a token is required")
+		}
+		sum := sha256.Sum256([]byte(tok))
+		found, project := 0, ""
+		for _, e := range entries {
+			if subtle.ConstantTimeCompare(sum[:], e.sum[:]) == 1 {
+				found, project = 1, e.project
+			}
+		}
+		if found == 0 {
+			return "", errors.New("the token is not valid")
+		}
+		return project, nil
+	}
+}

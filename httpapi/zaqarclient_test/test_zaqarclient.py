@@ -1,0 +1,40 @@
+"""python-zaqarclient's own functional test cases, run against heraldd.
+
+Debian's python3-zaqarclient ships the shared test case classes in
+zaqarclient.tests.queues; upstream binds them to the HTTP transport in
+tests/functional/queues/v2/. These thin subclasses do the same, with the
+endpoint taken from ZAQAR_ENDPOINT (run.sh starts heraldd and sets it).
+"""
+
+import os
+
+from zaqarclient.tests.queues import claims
+from zaqarclient.tests.queues import health
+from zaqarclient.tests.queues import queues
+from zaqarclient.tests.queues import subscriptions
+from zaqarclient.transport import http
+
+ENDPOINT = os.environ.get("ZAQAR_ENDPOINT", "http://127.0.0.1:8888")
+
+
+class _Functional:
+    is_functional = True
+    transport_cls = http.HttpTransport
+    url = ENDPOINT
+    version = 2
+
+
+class TestQueuesHttp(_Functional, queues.QueuesV2QueueFunctionalTest):
+    pass
+
+
+class TestClaimsHttp(_Functional, claims.QueuesV2ClaimFunctionalTest):
+    pass
+
+
+class TestSubscriptionsHttp(_Functional, subscriptions.QueuesV2SubscriptionFunctionalTest):
+    pass
+
+
+class TestHealthHttp(_Functional, health.QueuesV2HealthFunctionalTest):
+    pass
