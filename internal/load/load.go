@@ -1,0 +1,229 @@
+// Package load drives a Zaqar v2 HTTP endpoint with the throughput shape
+// of herald's benchmarks: producers posting single messages, consumers
+// claiming batches and deleting each batch with one bulk DELETE. It is
+// used by cmd/heraldload against a running server and by httpapi's
+// benchmark against an in-process one.
+package load
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options shape a run. Zero fields take the defaults in their comments.
+type Options struct {
+	// URL is the server's base URL, e.g. http://127.0.0.1:8888. Required.
+	URL string
+	// Queue is the queue to use. Empty means "load".
+	Queue string
+	// Project is the X-Project-ID. Empty means "load".
+	Project string
+	// Producers and Consumers run concurrently. Zero means 4 each.
+	Producers, Consumers int
+	// Messages is how many to post and then delete, a multiple of
+	// PostBatch. Zero means 10,000.
+	Messages int
+	// BodySize is each body's size in bytes (a JSON string). Zero means 256.
+	BodySize int
+	// Batch is the claim limit. Zero means 10.
+	Batch int
+	// PostBatch is how many messages one POST carries. Zero means 1.
+	PostBatch int
+	// Client sends the requests. Nil means a client with enough idle
+	// connections per host for every goroutine.
+	Client *http.Client
+}
+
+// Result is what a run did.
+type Result struct {
+	Posted, Deleted int64
+	Elapsed         time.Duration
+	// Requests counts HTTP requests by kind.
+	Posts, Claims, EmptyClaims, Deletes int64
+}
+
+// Rate is messages moved end to end per second.
+func (r Result) Rate() float64 { return float64(r.Deleted) / r.Elapsed.Seconds() }
+
+// Run posts o.Messages and returns once consumers have deleted them all.
+func Run(ctx context.Context, o Options) (Result, error) {
+	o = withDefaults(o)
+	c := &client{o: o, base: strings.TrimRight(o.URL, "/") + "/v2/queues/" + url.PathEscape(o.Queue), id: uuid()}
+	if err := c.do(ctx, http.MethodPut, "", nil, nil); err != nil {
+		return Result{}, fmt.Errorf("create queue: %w", err)
+	}
+	msgs := make([]any, o.PostBatch)
+	for i := range msgs {
+		msgs[i] = map[string]any{"ttl": 3600, "body": strings.Repeat("x", o.BodySize-2)}
+	}
+	body, _ := json.Marshal(map[string]any{"messages": msgs})
+	var res Result
+	var posted, deleted atomic.Int64
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, o.Producers+o.Consumers)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range o.Producers {
+		wg.Go(func() {
+			for posted.Add(int64(o.PostBatch)) <= int64(o.Messages) {
+				if err := c.do(ctx, http.MethodPost, "/messages", body, nil); err != nil {
+					errs <- fmt.Errorf("post: %w", err)
+					cancel()
+					return
+				}
+				atomic.AddInt64(&res.Posts, 1)
+			}
+		})
+	}
+	for range o.Consumers {
+		wg.Go(func() {
+			idle := time.Duration(0)
+			for deleted.Load() < int64(o.Messages) {
+				ids, err := c.claim(ctx)
+				if err != nil {
+					errs <- fmt.Errorf("claim: %w", err)
+					cancel()
+					return
+				}
+				atomic.AddInt64(&res.Claims, 1)
+				if len(ids) == 0 {
+					// Zaqar's API has no blocking claim: poll, backing off
+					// so idle consumers leave the CPU to the producers.
+					atomic.AddInt64(&res.EmptyClaims, 1)
+					idle = min(max(2*idle, 500*time.Microsecond), 20*time.Millisecond)
+					select {
+					case <-time.After(idle):
+					case <-ctx.Done():
+						return
+					}
+					continue
+				}
+				idle = 0
+				if err := c.do(ctx, http.MethodDelete, "/messages?ids="+strings.Join(ids, ","), nil, nil); err != nil {
+					errs <- fmt.Errorf("delete: %w", err)
+					cancel()
+					return
+				}
+				atomic.AddInt64(&res.Deletes, 1)
+				deleted.Add(int64(len(ids)))
+			}
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.Posted, res.Deleted = min(posted.Load(), int64(o.Messages)), deleted.Load()
+	close(errs)
+	return res, <-errs
+}
+
+func withDefaults(o Options) Options {
+	if o.Queue == "" {
+		o.Queue = "load"
+	}
+	if o.Project == "" {
+		o.Project = "load"
+	}
+	if o.Producers == 0 {
+		o.Producers = 4
+	}
+	if o.Consumers == 0 {
+		o.Consumers = 4
+	}
+	if o.Messages == 0 {
+		o.Messages = 10_000
+	}
+	if o.BodySize < 2 {
+		o.BodySize = 256
+	}
+	if o.Batch == 0 {
+		o.Batch = 10
+	}
+	if o.PostBatch == 0 {
+		o.PostBatch = 1
+	}
+	if o.Client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = o.Producers + o.Consumers
+		o.Client = &http.Client{Transport: tr}
+	}
+	return o
+}
+
+type client struct {
+	o    Options
+	base string
+	id   string
+}
+
+// claim takes up to Batch messages with a blocking-free claim and returns
+// their ids; a 204 (nothing to claim) returns none.
+func (c *client) claim(ctx context.Context) ([]string, error) {
+	var out struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+	}
+	body := []byte(`{"ttl": 60, "grace": 60}`)
+	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/claims?limit=%d", c.o.Batch), body, &out); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(out.Messages))
+	for i, m := range out.Messages {
+		ids[i] = m.ID
+	}
+	return ids, nil
+}
+
+// do sends one request and decodes a JSON answer into out if it is set
+// and the answer has a body.
+func (c *client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Client-ID", c.id)
+	req.Header.Set("X-Project-ID", c.o.Project)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.o.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// uuid returns a random version-4 UUID, the Client-ID Zaqar wants.
+func uuid() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(errors.Join(errors.New("load: no randomness"), err))
+	}
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
