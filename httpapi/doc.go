@@ -166,6 +166,11 @@
 //     flavor or give it other pools first. A pool's flavor link joins the
 //     flavor of that name in the request's project only (Zaqar matches the
 //     name in every project).
+//   - heraldd opens pools on bolt:///abs/path.db and memory: URIs only
+//     (400 "cannot connect" otherwise). For python-zaqarclient's tests,
+//     whose pools are on mongodb://127.0.0.1:27017, zaqarclient_test/run.sh
+//     gives heraldd --memory-pool-schemes mongodb, which opens those as
+//     memory stores; without that flag a mongodb:// pool is refused.
 //   - Pool weights are bounded by 0..2^32-1 as in Zaqar, but placement is
 //     herald's (P2): among eligible pools in proportion to weight. The
 //     virtual pool (Options.VirtualPool) takes queues without a flavor

@@ -27,8 +27,10 @@ type Options struct {
 	// by default.
 	LaxClientID bool
 
-	// Admin serves GET /v2/health. False answers it 403, as Zaqar does
-	// without admin_mode.
+	// Admin serves GET /v2/health, and with OpenPool the pools and
+	// flavors routes. False answers health 403, as Zaqar does without
+	// admin_mode. herald has no roles: every caller Auth lets in may use
+	// the admin routes, so turn Admin on only where they all may.
 	Admin bool
 
 	// MaxMessagesPostSize bounds the raw body of a message POST in bytes.
