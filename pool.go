@@ -125,6 +125,25 @@ func (s *Service) SetPoolWeight(ctx context.Context, name string, weight int) er
 	return nil
 }
 
+// SetPoolFlavorOnly changes whether a pool keeps queues without a flavor
+// off (Pool.FlavorOnly, P4). Like SetPoolWeight it only changes where new
+// queues go. An unknown pool gives ErrNotFound.
+func (s *Service) SetPoolFlavorOnly(ctx context.Context, name string, flavorOnly bool) error {
+	if err := s.gate.enter(); err != nil {
+		return err
+	}
+	defer s.gate.leave()
+	r := s.router
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, err := r.named(name)
+	if err != nil {
+		return err
+	}
+	p.flavorOnly = flavorOnly
+	return nil
+}
+
 // RemovePool removes a pool and closes its store (P3). A pool the catalog
 // still places a queue on gives ErrPoolInUse (delete its queues first),
 // and so does the pool whose store holds the catalog; an unknown pool

@@ -92,3 +92,26 @@ func flavorNames(fs []herald.Flavor) []string {
 	}
 	return out
 }
+
+// P4 at run time: SetPoolFlavorOnly moves where new queues without a
+// flavor go, and leaves placed queues where they are.
+func TestSetPoolFlavorOnly(t *testing.T) {
+	ctx := t.Context()
+	svc := newPooled(t, []herald.Pool{memPool("a", 1), memPool("b", 1)})
+	require.NoError(t, svc.SetPoolFlavorOnly(ctx, "a", true))
+	info, err := svc.Pool(ctx, "a")
+	require.NoError(t, err)
+	require.True(t, info.FlavorOnly)
+	for i := range 20 {
+		q := svc.Queue(fmt.Sprintf("q%d", i))
+		post(t, q, "x")
+		require.Equal(t, "b", poolOf(t, q))
+	}
+	require.NoError(t, svc.SetPoolFlavorOnly(ctx, "a", false))
+	require.NoError(t, svc.SetPoolFlavorOnly(ctx, "b", true))
+	q := svc.Queue("after")
+	post(t, q, "x")
+	require.Equal(t, "a", poolOf(t, q))
+	require.Equal(t, "b", poolOf(t, svc.Queue("q0")), "placed queues stay")
+	require.ErrorIs(t, svc.SetPoolFlavorOnly(ctx, "nope", true), herald.ErrNotFound)
+}

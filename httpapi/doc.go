@@ -47,14 +47,46 @@
 //	DELETE /v2/queues/{q}/subscriptions/{id}
 //	PUT    /v2/queues/{q}/subscriptions/{id}/confirm
 //
+// With Options.Admin and Options.OpenPool, on a Service made with
+// herald.Options.Pools (zaqar-v2 §8):
+//
+//	GET    /v2/pools                          ?marker, limit (1..20, default 10), detailed
+//	PUT    /v2/pools/{p}                      {"uri", "weight", "flavor"?, "options"?}: 201, upsert
+//	GET    /v2/pools/{p}                      ?detailed (adds options)
+//	PATCH  /v2/pools/{p}                      some of uri, weight, flavor, options: 200
+//	DELETE /v2/pools/{p}                      204; 403 for the last pool of a flavor
+//	GET    /v2/flavors                        ?marker, limit, detailed (adds capabilities)
+//	PUT    /v2/flavors/{f}                    {"pool_list": [...], "capabilities"?}: 201
+//	GET    /v2/flavors/{f}
+//	PATCH  /v2/flavors/{f}                    {"pool_list": [...]}: 200
+//	DELETE /v2/flavors/{f}                    204
+//
+// # Pools and flavors
+//
+// A pool made over HTTP is a herald.Pool whose store Options.OpenPool
+// opens from the pool's uri and options; its weight is the herald
+// weight. Zaqar's pool → flavor link (the pool's "flavor" field) is kept
+// by the handler and made into herald terms: a pool with a flavor is
+// FlavorOnly (queues without a _flavor never go to it, as in Zaqar), and
+// it is in the pool list of the request's project's flavor of that name;
+// PUT and PATCH of a flavor set the flavor of the pools they list (and
+// clear it on pools they drop), DELETE clears it. Flavors are per project
+// in herald as in Zaqar; pools are global. Options.VirtualPool plays
+// Zaqar's enable_virtual_pool with one of the Service's own pools
+// (heraldd --pools: its data file).
+//
 // # Proof with the real client
 //
 // zaqarclient_test/ binds python-zaqarclient's own functional test cases
-// (queues, claims, subscriptions, health: 27 tests) to heraldd over HTTP;
-// zaqarclient_test/run.sh starts heraldd on a temp bolt file on loopback,
-// runs them with pytest and stops it. It needs the Debian packages
-// python3-zaqarclient, python3-pytest, python3-mock, python3-testtools and
-// python3-fixtures. All 27 pass (the real Zaqar server passes 24).
+// (queues, claims, subscriptions, health: 27 tests; pools and flavors: 10)
+// to heraldd over HTTP; zaqarclient_test/run.sh starts heraldd --pools
+// --admin on a temp bolt file on loopback, runs them with pytest and stops
+// it. The pools and flavors cases make pools on mongodb://127.0.0.1:27017,
+// which run.sh has heraldd open as memory stores (--memory-pool-schemes
+// mongodb: test-only; heraldd refuses mongodb:// otherwise). It needs the
+// Debian packages python3-zaqarclient, python3-pytest, python3-mock,
+// python3-testtools and python3-fixtures. All 37 pass (the real Zaqar
+// server passes 24 of the 27).
 //
 // # Security
 //
@@ -113,6 +145,35 @@
 //     no timed test operations.
 //   - A message body posted through the Go API that is not JSON is shown
 //     as a JSON string.
-//   - Only the /v2 API is served; topics, pools and flavors routes are not
-//     (yet).
+//   - Only the /v2 API is served; topics routes are not (yet).
+//   - Pools: a pool that holds queues is not deleted (403 "Unable to
+//     delete", as for the last pool of a flavor) and its uri does not
+//     change (409): herald never strands a queue (queues never move), where
+//     Zaqar drops the pool and leaves its queues' catalogue entries
+//     pointing at nothing. An empty pool's uri may change: its store is
+//     swapped.
+//   - Pools made over HTTP live in the handler, not in the catalog: a
+//     restarted server forgets them (the queues placed on them then answer
+//     503). The Service's own pools (made with herald.Options.Pools) are not
+//     listed or managed over HTTP, and their names are taken (409).
+//   - A flavor's capabilities are ["1", "2", "4"] (FIFO, CLAIMS, AOD),
+//     which every herald store gives, not the first pool's driver's set;
+//     pools in a flavor are therefore always compatible. A request's
+//     "capabilities" is checked to be an object and ignored, as in Zaqar.
+//   - Herald's flavors name at least one pool: taking the last pool out of
+//     a flavor of the request's project (PATCH or PUT of the pool with
+//     another flavor or none) answers 403, like deleting it; delete the
+//     flavor or give it other pools first. A pool's flavor link joins the
+//     flavor of that name in the request's project only (Zaqar matches the
+//     name in every project).
+//   - heraldd opens pools on bolt:///abs/path.db and memory: URIs only
+//     (400 "cannot connect" otherwise). For python-zaqarclient's tests,
+//     whose pools are on mongodb://127.0.0.1:27017, zaqarclient_test/run.sh
+//     gives heraldd --memory-pool-schemes mongodb, which opens those as
+//     memory stores; without that flag a mongodb:// pool is refused.
+//   - Pool weights are bounded by 0..2^32-1 as in Zaqar, but placement is
+//     herald's (P2): among eligible pools in proportion to weight. The
+//     virtual pool (Options.VirtualPool) takes queues without a flavor
+//     only while no pool made over HTTP without a flavor has a weight,
+//     as in Zaqar.
 package httpapi

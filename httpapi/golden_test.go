@@ -13,11 +13,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldmq/herald"
 	"github.com/heraldmq/herald/httpapi"
 )
 
 // exchange is one request and answer recorded from the real Zaqar server
-// (testdata/golden-v2-smoke.txt, copied from ../shared/zaqar-golden).
+// (testdata/golden-v2-*.txt, copied from ../shared/zaqar-golden).
 type exchange struct {
 	method, path, body string
 	status             int
@@ -250,15 +251,49 @@ var goldenFixes = map[string]goldenFix{
 func TestGoldenSmoke(t *testing.T) {
 	exchanges := loadGolden(t, "testdata/golden-v2-smoke.txt")
 	require.Greater(t, len(exchanges), 40)
-	c := newClient(t, httpapi.Options{})
+	ids := replayGolden(t, newClient(t, httpapi.Options{}), exchanges, goldenFixes)
+	require.Len(t, ids, 3+1+2+1+1, "ids learnt: %v", ids) // 3 messages, a claim, 2 more, a claim, a subscription
+}
+
+// herald's flavors declare FIFO, CLAIMS and AOD (see DEVIATIONS).
+func heraldCapabilities(f map[string]any) { f["capabilities"] = []any{"1", "2", "4"} }
+
+var goldenPooledFixes = map[string]goldenFix{
+	"GET /v2/flavors/flavor1": {edit: heraldCapabilities},
+	"GET /v2/flavors?detailed=true": {edit: func(w map[string]any) {
+		heraldCapabilities(w["flavors"].([]any)[0].(map[string]any))
+	}},
+	// herald's health has no per-pool timed operations.
+	"GET /v2/health": {skip: true},
+	// net/http's mux answers HEAD on GET routes; herald's health is cheap.
+	"HEAD /v2/health": {status: http.StatusOK, skip: true},
+}
+
+// TestGoldenAdminPooled replays the pools, flavors and health exchanges
+// recorded from a pooled Zaqar (testdata/golden-v2-admin-pooled.txt).
+func TestGoldenAdminPooled(t *testing.T) {
+	exchanges := loadGolden(t, "testdata/golden-v2-admin-pooled.txt")
+	require.Greater(t, len(exchanges), 15)
+	c, svc := newPooledClient(t, httpapi.Options{})
+	ids := replayGolden(t, c, exchanges, goldenPooledFixes)
+	require.Len(t, ids, 1, "ids learnt: %v", ids) // the message in pool1
+	_, err := svc.Pool(t.Context(), "pool1")
+	require.ErrorIs(t, err, herald.ErrNotFound, "pool1 was deleted")
+}
+
+// replayGolden replays exchanges in order against c, with fixes by
+// "METHOD path" (or "METHOD path#n" for its nth occurrence), and returns
+// the ids it learnt.
+func replayGolden(t *testing.T, c *client, exchanges []exchange, fixes map[string]goldenFix) idMap {
+	t.Helper()
 	ids := idMap{}
 	seen := map[string]int{}
 	for _, ex := range exchanges {
 		key := ex.method + " " + ex.path
 		seen[key]++
-		fix, ok := goldenFixes[key+"#"+strconv.Itoa(seen[key])]
+		fix, ok := fixes[key+"#"+strconv.Itoa(seen[key])]
 		if !ok {
-			fix = goldenFixes[key]
+			fix = fixes[key]
 		}
 		t.Run(key, func(t *testing.T) {
 			cl := c
@@ -298,5 +333,5 @@ func TestGoldenSmoke(t *testing.T) {
 			compareJSON(t, ids, "body", w, g)
 		})
 	}
-	require.Len(t, ids, 3+1+2+1+1, "ids learnt: %v", ids) // 3 messages, a claim, 2 more, a claim, a subscription
+	return ids
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -26,8 +27,10 @@ type Options struct {
 	// by default.
 	LaxClientID bool
 
-	// Admin serves GET /v2/health. False answers it 403, as Zaqar does
-	// without admin_mode.
+	// Admin serves GET /v2/health, and with OpenPool the pools and
+	// flavors routes. False answers health 403, as Zaqar does without
+	// admin_mode. herald has no roles: every caller Auth lets in may use
+	// the admin routes, so turn Admin on only where they all may.
 	Admin bool
 
 	// MaxMessagesPostSize bounds the raw body of a message POST in bytes.
@@ -47,6 +50,23 @@ type Options struct {
 	// answers 400 and a URL-Signature header is never accepted.
 	SignedURLKey string
 
+	// OpenPool turns on the pools and flavors admin routes (zaqar-v2
+	// §8) when Admin is set too; nil leaves them unserved (404), as
+	// Zaqar without pooling does. It opens the store a pool's uri names,
+	// with the pool's options (a JSON object, or nil), for a Service made
+	// with herald.Options.Pools (others answer 501). An error answers
+	// 400 ("cannot connect"), or 409 if it is a herald.ErrConflict (say,
+	// the uri of a store the server already uses). The Service owns the
+	// store from then on. Pools made over HTTP are listed and managed
+	// over HTTP; the Service's other pools are not shown.
+	OpenPool func(uri string, options json.RawMessage) (store.Store, error)
+	// VirtualPool, if set, names a pool of the Service that plays Zaqar's
+	// virtual pool ([pooling:catalog] enable_virtual_pool): it is not
+	// listed, and it takes new queues without a flavor only while no pool
+	// made over HTTP without a flavor has a weight above 0 (the handler
+	// sets its weight to 0 or 1).
+	VirtualPool string
+
 	// Logger receives unexpected errors (answered 500). Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -61,6 +81,8 @@ type handler struct {
 	o   Options
 	mux *http.ServeMux
 	lim herald.Limits
+	// admin is the state of the pools and flavors routes.
+	admin *poolAdmin
 }
 
 // New returns an http.Handler serving Zaqar's v2 REST API over svc. It starts
@@ -70,7 +92,8 @@ func New(svc *herald.Service, opts Options) http.Handler {
 	if svc == nil {
 		panic("httpapi: nil Service")
 	}
-	h := &handler{svc: svc, o: opts, mux: http.NewServeMux(), lim: svc.Limits()}
+	h := &handler{svc: svc, o: opts, mux: http.NewServeMux(), lim: svc.Limits(),
+		admin: &poolAdmin{pools: map[string]*poolConf{}}}
 	if h.o.MaxMessagesPostSize <= 0 {
 		h.o.MaxMessagesPostSize = h.lim.MaxPostSize
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
-// routes registers every route of the API (zaqar-v2 §§1–9).
+// routes registers every route of the API (zaqar-v2 §§1–9); the pools
+// and flavors admin routes (§8) only with Options.Admin and OpenPool.
 func (h *handler) routes() {
 	h.handle("GET /v2", h.home)
 	h.handle("GET /v2/{$}", h.home)
@@ -33,4 +34,18 @@ func (h *handler) routes() {
 	h.handle("PATCH /v2/queues/{queue}/subscriptions/{id}", h.patchSubscription)
 	h.handle("DELETE /v2/queues/{queue}/subscriptions/{id}", h.unsubscribe)
 	h.handle("PUT /v2/queues/{queue}/subscriptions/{id}/confirm", h.confirmSubscription)
+
+	if h.o.Admin && h.o.OpenPool != nil {
+		h.handle("GET /v2/pools", h.listPools)
+		h.handle("PUT /v2/pools/{pool}", h.putPool)
+		h.handle("GET /v2/pools/{pool}", h.getPool)
+		h.handle("PATCH /v2/pools/{pool}", h.patchPool)
+		h.handle("DELETE /v2/pools/{pool}", h.deletePool)
+
+		h.handle("GET /v2/flavors", h.listFlavors)
+		h.handle("PUT /v2/flavors/{flavor}", h.putFlavor)
+		h.handle("GET /v2/flavors/{flavor}", h.getFlavor)
+		h.handle("PATCH /v2/flavors/{flavor}", h.patchFlavor)
+		h.handle("DELETE /v2/flavors/{flavor}", h.deleteFlavor)
+	}
 }

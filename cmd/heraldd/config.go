@@ -13,24 +13,28 @@ import (
 
 // config is heraldd's configuration, from flags and HERALD_ variables.
 type config struct {
-	listen           string
-	data             string
-	auth             string
-	tokenFile        string
-	token            string // HERALD_TOKEN only: never a flag, so never in ps
-	admin            bool
-	laxClientID      bool
-	signedURLKeyFile string
-	signedURLKey     string // HERALD_SIGNED_URL_KEY only
-	denyPrivate      bool
-	requireConfirm   bool
-	maxPostSize      int
-	maxMetadata      int
-	maxPerPage       int
-	maxMessageTTL    time.Duration
-	shutdownTimeout  time.Duration
-	logFormat        string
-	accessLog        bool
+	listen        string
+	data          string
+	auth          string
+	tokenFile     string
+	token         string // HERALD_TOKEN only: never a flag, so never in ps
+	admin         bool
+	pools         bool
+	memorySchemes string
+	// memoryPoolSchemes is --memory-pool-schemes split at commas.
+	memoryPoolSchemes []string
+	laxClientID       bool
+	signedURLKeyFile  string
+	signedURLKey      string // HERALD_SIGNED_URL_KEY only
+	denyPrivate       bool
+	requireConfirm    bool
+	maxPostSize       int
+	maxMetadata       int
+	maxPerPage        int
+	maxMessageTTL     time.Duration
+	shutdownTimeout   time.Duration
+	logFormat         string
+	accessLog         bool
 }
 
 // parseConfig reads flags, with defaults from HERALD_ variables.
@@ -43,6 +47,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.auth, "auth", "noauth", `"noauth" (project from X-Project-ID) or "token" (static bearer tokens)`)
 	fs.StringVar(&c.tokenFile, "token-file", "", `file of tokens for --auth token, one "token [project]" per line`)
 	fs.BoolVar(&c.admin, "admin", false, "serve the admin route GET /v2/health")
+	fs.BoolVar(&c.pools, "pools", false, `run pooled: --data holds the catalog and is pool "default"; with --admin, pools (bolt:///abs/path.db, memory:) and flavors are managed over /v2/pools and /v2/flavors`)
+	fs.StringVar(&c.memorySchemes, "memory-pool-schemes", "", "comma-separated URI schemes a --pools pool opens as a memory store (for tests; e.g. mongodb)")
 	fs.BoolVar(&c.laxClientID, "lax-client-id", false, "accept any Client-ID of 10 to 36 bytes instead of a UUID")
 	fs.StringVar(&c.signedURLKeyFile, "signed-url-key-file", "", "file holding the key that signs pre-signed queue URLs (off if unset)")
 	fs.BoolVar(&c.denyPrivate, "deny-private-webhooks", false, "refuse webhooks to loopback, private and link-local addresses")
@@ -85,6 +91,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.maxPostSize <= 0 || c.maxMetadata <= 0 || c.maxPerPage <= 0 || c.maxMessageTTL <= 0 {
 		return nil, errors.New("limits must be positive")
+	}
+	for s := range strings.SplitSeq(c.memorySchemes, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.memoryPoolSchemes = append(c.memoryPoolSchemes, s)
+		}
+	}
+	if len(c.memoryPoolSchemes) > 0 && !c.pools {
+		return nil, errors.New("--memory-pool-schemes needs --pools")
 	}
 	if c.signedURLKeyFile != "" {
 		b, err := os.ReadFile(c.signedURLKeyFile)

@@ -16,6 +16,14 @@
 // X-Auth-Token), read from --token-file (one "token [project]" per line; a
 // project pins the token to it) and/or HERALD_TOKEN (any project).
 //
+// --pools runs a pooled Service: the data file holds the catalog and is
+// the pool "default" (Zaqar's virtual pool: it takes the queues no other
+// pool without a flavor takes). With --admin, /v2/pools and /v2/flavors
+// then add pools on bolt files (bolt:///abs/path.db) or memory stores
+// (memory:) and group them into flavors. Pools added over HTTP are not
+// remembered across a restart (see httpapi's DEVIATIONS). Without --pools
+// heraldd serves the one bolt file, and no pools routes.
+//
 // SIGTERM or SIGINT stops heraldd gracefully: it stops accepting
 // connections, lets requests in flight finish (up to --shutdown-timeout),
 // then closes the store. Access logs go to stderr through log/slog.

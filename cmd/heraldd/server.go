@@ -51,10 +51,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxPostSize: c.maxPostSize, MaxMessageSize: c.maxPostSize, MaxMetadataSize: c.maxMetadata,
 		MaxMessageTTL: c.maxMessageTTL,
 	}
-	svc, err := herald.New(herald.Options{
+	hopts := herald.Options{
 		Store: st, Limits: limits, Logger: log,
 		Notify: herald.NotifyOptions{DenyPrivateTargets: c.denyPrivate, RequireConfirmation: c.requireConfirm},
-	})
+	}
+	if c.pools {
+		opts.OpenPool, err = poolOpener(c)
+		if err != nil {
+			return errors.Join(err, st.Close())
+		}
+		opts.VirtualPool = defaultPool
+		hopts.Store, hopts.Pools = nil, []herald.Pool{{Name: defaultPool, Store: st, Weight: 1}}
+	}
+	svc, err := herald.New(hopts)
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
@@ -76,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(lh, slog.LevelWarn),
 	}
-	log.Info("heraldd listening", "addr", ln.Addr().String(), "data", c.data, "auth", c.auth)
+	log.Info("heraldd listening", "addr", ln.Addr().String(), "data", c.data, "auth", c.auth, "pools", c.pools)
 	if listening != nil {
 		listening(ln.Addr())
 	}

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs python-zaqarclient's functional tests against heraldd on a temp bolt
-# file on loopback, then stops the server. Needs the Debian packages
+# file on loopback, then stops the server. heraldd runs pooled (--pools)
+# with the admin routes, and opens the tests' mongodb:// pools as memory
+# stores. Needs the Debian packages
 # python3-zaqarclient and python3-pytest. Extra arguments go to pytest.
 # Run from anywhere: sh httpapi/zaqarclient_test/run.sh [-k pattern]
 set -eu
@@ -17,7 +19,7 @@ trap cleanup EXIT INT TERM
 (cd "$root" && go build -o "$tmp/heraldd" ./cmd/heraldd)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 HERALD_SIGNED_URL_KEY=functional-test-key "$tmp/heraldd" --listen "127.0.0.1:$port" \
-	--data "$tmp/heraldd.db" --admin --access-log=false 2>"$tmp/heraldd.log" &
+	--data "$tmp/heraldd.db" --admin --pools --memory-pool-schemes mongodb --access-log=false 2>"$tmp/heraldd.log" &
 pid=$!
 i=0
 until /usr/bin/python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null \

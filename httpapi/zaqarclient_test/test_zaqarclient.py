@@ -4,12 +4,17 @@ Debian's python3-zaqarclient ships the shared test case classes in
 zaqarclient.tests.queues; upstream binds them to the HTTP transport in
 tests/functional/queues/v2/. These thin subclasses do the same, with the
 endpoint taken from ZAQAR_ENDPOINT (run.sh starts heraldd and sets it).
+The pools and flavors cases create pools on mongodb://127.0.0.1:27017;
+run.sh starts heraldd with --pools --admin --memory-pool-schemes mongodb,
+so those are memory stores.
 """
 
 import os
 
 from zaqarclient.tests.queues import claims
+from zaqarclient.tests.queues import flavor
 from zaqarclient.tests.queues import health
+from zaqarclient.tests.queues import pool
 from zaqarclient.tests.queues import queues
 from zaqarclient.tests.queues import subscriptions
 from zaqarclient.transport import http
@@ -37,4 +42,12 @@ class TestSubscriptionsHttp(_Functional, subscriptions.QueuesV2SubscriptionFunct
 
 
 class TestHealthHttp(_Functional, health.QueuesV2HealthFunctionalTest):
+    pass
+
+
+class TestPoolsHttp(_Functional, pool.QueuesV2PoolFunctionalTest):
+    pass
+
+
+class TestFlavorsHttp(_Functional, flavor.QueuesV2FlavorFunctionalTest):
     pass
