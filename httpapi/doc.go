@@ -152,10 +152,12 @@
 //     Zaqar drops the pool and leaves its queues' catalogue entries
 //     pointing at nothing. An empty pool's uri may change: its store is
 //     swapped.
-//   - Pools made over HTTP live in the handler, not in the catalog: a
-//     restarted server forgets them (the queues placed on them then answer
-//     503). The Service's own pools (made with herald.Options.Pools) are not
-//     listed or managed over HTTP, and their names are taken (409).
+//   - Pools made over HTTP are kept by the server, not in the catalog (a
+//     pool's store is a Go value): Options.PoolsChanged hands them over
+//     after each change and Options.Pools takes them back after a restart
+//     (heraldd keeps them in <data>.pools.json, written atomically). The
+//     Service's own pools (made with herald.Options.Pools) are not listed
+//     or managed over HTTP, and their names are taken (409).
 //   - A flavor's capabilities are ["1", "2", "4"] (FIFO, CLAIMS, AOD),
 //     which every herald store gives, not the first pool's driver's set;
 //     pools in a flavor are therefore always compatible. A request's

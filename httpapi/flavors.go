@@ -88,6 +88,7 @@ func (h *handler) putFlavor(w http.ResponseWriter, r *http.Request, rq *request)
 	a := h.admin
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer h.persist()
 	old, err := rq.project.Flavor(r.Context(), name)
 	if err != nil && !errors.Is(err, herald.ErrNotFound) {
 		return err
@@ -114,6 +115,7 @@ func (h *handler) patchFlavor(w http.ResponseWriter, r *http.Request, rq *reques
 	a := h.admin
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer h.persist()
 	old, err := rq.project.Flavor(r.Context(), name)
 	if errors.Is(err, herald.ErrNotFound) {
 		return flavorNotFound(name)
@@ -222,6 +224,7 @@ func (h *handler) deleteFlavor(w http.ResponseWriter, r *http.Request, rq *reque
 	a := h.admin
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer h.persist()
 	if err := rq.project.DeleteFlavor(r.Context(), name); err != nil {
 		return err
 	}

@@ -66,6 +66,16 @@ type Options struct {
 	// made over HTTP without a flavor has a weight above 0 (the handler
 	// sets its weight to 0 or 1).
 	VirtualPool string
+	// Pools are pools made over the admin routes before a restart, which
+	// the caller has added to the Service again (opening each URI and
+	// calling Service.AddPool with FlavorOnly set for a flavor): the
+	// handler takes them back under its management.
+	Pools []PoolConfig
+	// PoolsChanged, if set, is called with every pool managed over HTTP
+	// after each change to them (pool or flavor routes), in order, so the
+	// caller can keep them for the next start. Nil keeps them in memory
+	// only: a restart forgets them.
+	PoolsChanged func([]PoolConfig) error
 
 	// Logger receives unexpected errors (answered 500). Nil means
 	// slog.Default().
@@ -94,6 +104,9 @@ func New(svc *herald.Service, opts Options) http.Handler {
 	}
 	h := &handler{svc: svc, o: opts, mux: http.NewServeMux(), lim: svc.Limits(),
 		admin: &poolAdmin{pools: map[string]*poolConf{}}}
+	for _, c := range opts.Pools {
+		h.admin.pools[c.Name] = &poolConf{uri: c.URI, weight: c.Weight, flavor: c.Flavor, options: c.Options}
+	}
 	if h.o.MaxMessagesPostSize <= 0 {
 		h.o.MaxMessagesPostSize = h.lim.MaxPostSize
 	}

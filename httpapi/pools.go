@@ -142,6 +142,7 @@ func (h *handler) putPool(w http.ResponseWriter, r *http.Request, rq *request) e
 	a := h.admin
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer h.persist()
 	if _, ok := a.pools[name]; ok {
 		if f.flavor == nil {
 			f.flavor = new(string)
@@ -422,6 +423,7 @@ func (h *handler) patchPool(w http.ResponseWriter, r *http.Request, rq *request)
 	a := h.admin
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer h.persist()
 	if _, ok := a.pools[name]; !ok {
 		return poolNotFound(name)
 	}
@@ -439,6 +441,7 @@ func (h *handler) deletePool(w http.ResponseWriter, r *http.Request, rq *request
 	a := h.admin
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer h.persist()
 	c, ok := a.pools[name]
 	if !ok {
 		return noContent(w)

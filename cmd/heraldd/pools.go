@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/heraldmq/herald"
 	"github.com/heraldmq/herald/bolt"
+	"github.com/heraldmq/herald/httpapi"
 	"github.com/heraldmq/herald/memory"
 	"github.com/heraldmq/herald/store"
 )
@@ -46,4 +51,70 @@ func poolOpener(c *config) (func(uri string, options json.RawMessage) (store.Sto
 		}
 		return nil, fmt.Errorf("heraldd opens bolt:///absolute/path.db and memory: pools, not %q", u.Scheme)
 	}, nil
+}
+
+// poolsFile is where --pools mode keeps the pools made over HTTP, beside
+// the data file, so a restart adds them to the Service again.
+func poolsFile(c *config) string { return c.data + ".pools.json" }
+
+// loadPools reads the saved pools; a missing file means none.
+func loadPools(path string) ([]httpapi.PoolConfig, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ps []httpapi.PoolConfig
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ps, nil
+}
+
+// savePools writes the pools atomically: a temp file, fsynced, renamed
+// over the old one, and the directory fsynced, so a crash leaves the old
+// list or the new one.
+func savePools(path string, ps []httpapi.PoolConfig) error {
+	b, err := json.MarshalIndent(ps, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(b); err != nil {
+		return errors.Join(err, tmp.Close())
+	}
+	if err := tmp.Sync(); err != nil {
+		return errors.Join(err, tmp.Close())
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// restorePools opens the saved pools and adds them to svc.
+func restorePools(ctx context.Context, svc *herald.Service, open func(string, json.RawMessage) (store.Store, error), ps []httpapi.PoolConfig) error {
+	for _, p := range ps {
+		st, err := open(p.URI, p.Options)
+		if err != nil {
+			return fmt.Errorf("saved pool %q (%s): %w", p.Name, p.URI, err)
+		}
+		if err := svc.AddPool(ctx, herald.Pool{Name: p.Name, Store: st, Weight: p.Weight, FlavorOnly: p.Flavor != ""}); err != nil {
+			return errors.Join(fmt.Errorf("saved pool %q: %w", p.Name, err), st.Close())
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -15,26 +16,7 @@ import (
 // returns its base URL.
 func serve(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	args = append([]string{"--listen", "127.0.0.1:0", "--access-log=false"}, args...)
-	go func() {
-		done <- run(ctx, args, func(string) string { return "" }, io.Discard, func(a net.Addr) { addrs <- a })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		http.DefaultClient.CloseIdleConnections()
-	})
-	select {
-	case a := <-addrs:
-		return "http://" + a.String()
-	case err := <-done:
-		done <- err
-		require.NoError(t, err)
-		return ""
-	}
+	return serveSub(t, args...).url
 }
 
 // --pools --admin: pools on bolt files and memory stores come and go over
@@ -78,4 +60,86 @@ func TestNotPooled(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, request(t, "GET", url+"/v2/flavors", "").StatusCode)
 	_, err := parseConfig([]string{"--memory-pool-schemes", "mongodb"}, func(string) string { return "" }, io.Discard)
 	require.Error(t, err, "--memory-pool-schemes needs --pools")
+}
+
+// --pools keeps the pools made over HTTP beside the data file: after a
+// restart they are listed again with their flavor link, and a queue on
+// one of them still has its messages.
+func TestPooledRestart(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--data", filepath.Join(dir, "main.db"), "--pools", "--admin"}
+	code := func(url, method, path, body string) int {
+		t.Helper()
+		return request(t, method, url+path, body).StatusCode
+	}
+	first := serveSub(t, args...)
+	require.Equal(t, http.StatusCreated, code(first.url, "PUT", "/v2/pools/b", `{"uri":"bolt://`+filepath.Join(dir, "b.db")+`","weight":1,"flavor":"durable"}`))
+	require.Equal(t, http.StatusCreated, code(first.url, "PUT", "/v2/flavors/durable", `{"pool_list":["b"]}`))
+	require.Equal(t, http.StatusCreated, code(first.url, "PUT", "/v2/queues/dq", `{"_flavor":"durable"}`))
+	require.Equal(t, http.StatusCreated, code(first.url, "POST", "/v2/queues/dq/messages", `{"messages":[{"body":1,"ttl":600}]}`))
+	first.stop()
+
+	url := serve(t, args...)
+	var pool struct {
+		URI    string  `json:"uri"`
+		Flavor *string `json:"flavor"`
+	}
+	getJSON(t, url+"/v2/pools/b", &pool)
+	require.Equal(t, "bolt://"+filepath.Join(dir, "b.db"), pool.URI)
+	require.Equal(t, "durable", *pool.Flavor)
+	var stats struct {
+		Messages struct {
+			Total int `json:"total"`
+		} `json:"messages"`
+	}
+	getJSON(t, url+"/v2/queues/dq/stats", &stats)
+	require.Equal(t, 1, stats.Messages.Total, "the queue is on its pool, with its message")
+}
+
+type running struct {
+	url  string
+	stop func()
+}
+
+// serveSub runs heraldd like serve, but the caller stops it.
+func serveSub(t *testing.T, args ...string) running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	args = append([]string{"--listen", "127.0.0.1:0", "--access-log=false"}, args...)
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, io.Discard, func(a net.Addr) { addrs <- a })
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			require.NoError(t, <-done)
+			http.DefaultClient.CloseIdleConnections()
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case a := <-addrs:
+		return running{"http://" + a.String(), stop}
+	case err := <-done:
+		require.NoError(t, err)
+		return running{}
+	}
+}
+
+// getJSON GETs url and decodes its 200 answer into out.
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Client-ID", clientID)
+	req.Header.Set("X-Project-ID", "p")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
 }

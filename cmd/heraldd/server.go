@@ -67,6 +67,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
+	if c.pools {
+		saved := poolsFile(c)
+		if opts.Pools, err = loadPools(saved); err == nil {
+			err = restorePools(ctx, svc, opts.OpenPool, opts.Pools)
+		}
+		if err != nil {
+			return errors.Join(err, svc.Close())
+		}
+		opts.PoolsChanged = func(ps []httpapi.PoolConfig) error { return savePools(saved, ps) }
+	}
 
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
