@@ -52,3 +52,27 @@ func sanitizeQuery(s string) string {
 	}
 	return string(b)
 }
+
+// FuzzAdminDecoders does the same for the pools and flavors admin routes.
+func FuzzAdminDecoders(f *testing.F) {
+	for _, s := range []string{
+		`{"uri":"mem:a","weight":1}`, `{"uri":"mem:b","weight":1,"flavor":"f","options":{}}`,
+		`{"weight":4294967296}`, `{"uri":"","weight":-1}`, `{"pool_list":["p"]}`, `{"pool_list":[]}`,
+		`{"uri":"mem:c","weight":1,"extra":1}`, `[]`, "\xff",
+	} {
+		for route := range uint8(4) {
+			f.Add(route, s, "detailed=true&limit=2")
+		}
+	}
+	c, _ := newPooledClient(f, httpapi.Options{})
+	routes := []struct{ method, path string }{
+		{"PUT", "/v2/pools/p"}, {"PATCH", "/v2/pools/p"}, {"PUT", "/v2/flavors/f"}, {"PATCH", "/v2/flavors/f"},
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body, query string) {
+		r := routes[int(route)%len(routes)]
+		c := *c
+		c.t = t
+		res := c.do(r.method, r.path+"?"+sanitizeQuery(query), body)
+		require.Less(t, res.code, 500, "%s %s %q: %s", r.method, r.path, body, res.body)
+	})
+}
