@@ -25,16 +25,9 @@ func TokenAuth(tokens map[string]string) func(*http.Request) (string, error) {
 		}
 	}
 	return func(r *http.Request) (string, error) {
-		tok := r.Header.Get("X-Auth-Token")
-		if a := r.Header.Get("Authorization"); a != "" {
-			scheme, rest, _ := strings.Cut(a, " ")
-			if !strings.EqualFold(scheme, "Bearer") {
-				return "", errors.New("only bearer tokens are accepted")
-			}
-			tok = strings.TrimSpace(rest)
-		}
-		if tok == "" {
-			return "", errors.New("a token is required")
+		tok, err := requestToken(r)
+		if err != nil {
+			return "", err
 		}
 		sum := sha256.Sum256([]byte(tok))
 		found, project := 0, ""
@@ -47,5 +40,45 @@ func TokenAuth(tokens map[string]string) func(*http.Request) (string, error) {
 			return "", errors.New("the token is not valid")
 		}
 		return project, nil
+	}
+}
+
+// requestToken is the request's bearer token (Authorization: Bearer, or
+// X-Auth-Token).
+func requestToken(r *http.Request) (string, error) {
+	tok := r.Header.Get("X-Auth-Token")
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, rest, _ := strings.Cut(a, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", errors.New("only bearer tokens are accepted")
+		}
+		tok = strings.TrimSpace(rest)
+	}
+	if tok == "" {
+		return "", errors.New("a token is required")
+	}
+	return tok, nil
+}
+
+// TokenIn returns an Options.IsAdmin that admits requests carrying one of
+// tokens (compared in constant time), as TokenAuth reads them.
+func TokenIn(tokens ...string) func(*http.Request) bool {
+	sums := make([][32]byte, 0, len(tokens))
+	for _, t := range tokens {
+		if t != "" {
+			sums = append(sums, sha256.Sum256([]byte(t)))
+		}
+	}
+	return func(r *http.Request) bool {
+		tok, err := requestToken(r)
+		if err != nil {
+			return false
+		}
+		sum := sha256.Sum256([]byte(tok))
+		found := 0
+		for _, s := range sums {
+			found |= subtle.ConstantTimeCompare(sum[:], s[:])
+		}
+		return found == 1
 	}
 }

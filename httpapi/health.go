@@ -33,7 +33,7 @@ func (h *handler) ping(w http.ResponseWriter, r *http.Request, rq *request) erro
 // health is the admin health report (§9.2), without Zaqar's timed test
 // operations: herald reports whether its store answers.
 func (h *handler) health(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if !h.o.Admin {
+	if !h.isAdmin(r) {
 		return errNotAuthz
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{

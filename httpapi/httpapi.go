@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"mime"
@@ -32,6 +33,10 @@ type Options struct {
 	// admin_mode. herald has no roles: every caller Auth lets in may use
 	// the admin routes, so turn Admin on only where they all may.
 	Admin bool
+	// IsAdmin, if set, says which requests may use the admin routes when
+	// Admin is on; the others get 403. Nil lets every caller that passes
+	// Auth use them. See TokenIn.
+	IsAdmin func(r *http.Request) bool
 
 	// MaxMessagesPostSize bounds the raw body of a message POST in bytes.
 	// Zero means the Service's Limits.MaxPostSize (256 KiB by default).
@@ -123,6 +128,11 @@ func New(svc *herald.Service, opts Options) http.Handler {
 	if h.o.Now == nil {
 		h.o.Now = time.Now
 	}
+	if len(opts.Pools) > 0 { // the virtual pool's weight follows them (a restart)
+		if err := h.balanceVirtual(context.Background()); err != nil {
+			h.o.Logger.Error("httpapi: weighting the virtual pool", "pool", h.o.VirtualPool, "err", err)
+		}
+	}
 	h.routes()
 	return h
 }
@@ -169,6 +179,21 @@ func (h *handler) handle(pattern string, fn handlerFunc) {
 			h.fail(w, r, err)
 		}
 	})
+}
+
+// isAdmin reports whether r may use the admin routes.
+func (h *handler) isAdmin(r *http.Request) bool {
+	return h.o.Admin && (h.o.IsAdmin == nil || h.o.IsAdmin(r))
+}
+
+// adminOnly answers 403 to a request that may not use the admin routes.
+func (h *handler) adminOnly(fn handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *request) error {
+		if !h.isAdmin(r) {
+			return errNotAuthz
+		}
+		return fn(w, r, rq)
+	}
 }
 
 func (h *handler) check(r *http.Request) (*request, error) {

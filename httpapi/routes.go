@@ -36,16 +36,16 @@ func (h *handler) routes() {
 	h.handle("PUT /v2/queues/{queue}/subscriptions/{id}/confirm", h.confirmSubscription)
 
 	if h.o.Admin && h.o.OpenPool != nil {
-		h.handle("GET /v2/pools", h.listPools)
-		h.handle("PUT /v2/pools/{pool}", h.putPool)
-		h.handle("GET /v2/pools/{pool}", h.getPool)
-		h.handle("PATCH /v2/pools/{pool}", h.patchPool)
-		h.handle("DELETE /v2/pools/{pool}", h.deletePool)
+		h.handle("GET /v2/pools", h.adminOnly(h.listPools))
+		h.handle("PUT /v2/pools/{pool}", h.adminOnly(h.putPool))
+		h.handle("GET /v2/pools/{pool}", h.adminOnly(h.getPool))
+		h.handle("PATCH /v2/pools/{pool}", h.adminOnly(h.patchPool))
+		h.handle("DELETE /v2/pools/{pool}", h.adminOnly(h.deletePool))
 
-		h.handle("GET /v2/flavors", h.listFlavors)
-		h.handle("PUT /v2/flavors/{flavor}", h.putFlavor)
-		h.handle("GET /v2/flavors/{flavor}", h.getFlavor)
-		h.handle("PATCH /v2/flavors/{flavor}", h.patchFlavor)
-		h.handle("DELETE /v2/flavors/{flavor}", h.deleteFlavor)
+		h.handle("GET /v2/flavors", h.adminOnly(h.listFlavors))
+		h.handle("PUT /v2/flavors/{flavor}", h.adminOnly(h.putFlavor))
+		h.handle("GET /v2/flavors/{flavor}", h.adminOnly(h.getFlavor))
+		h.handle("PATCH /v2/flavors/{flavor}", h.adminOnly(h.patchFlavor))
+		h.handle("DELETE /v2/flavors/{flavor}", h.adminOnly(h.deleteFlavor))
 	}
 }

@@ -13,14 +13,19 @@ import (
 
 // config is heraldd's configuration, from flags and HERALD_ variables.
 type config struct {
-	listen        string
-	data          string
-	auth          string
-	tokenFile     string
-	token         string // HERALD_TOKEN only: never a flag, so never in ps
-	admin         bool
-	pools         bool
-	memorySchemes string
+	listen    string
+	data      string
+	auth      string
+	tokenFile string
+	token     string // HERALD_TOKEN only: never a flag, so never in ps
+	admin     bool
+	// adminTokenFile and adminToken (HERALD_ADMIN_TOKEN only) are the
+	// tokens that may use the admin routes under --auth token.
+	adminTokenFile string
+	adminToken     string
+	poolDir        string
+	pools          bool
+	memorySchemes  string
 	// memoryPoolSchemes is --memory-pool-schemes split at commas.
 	memoryPoolSchemes []string
 	laxClientID       bool
@@ -46,7 +51,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.data, "data", "heraldd.db", "path of the bolt file (created if missing)")
 	fs.StringVar(&c.auth, "auth", "noauth", `"noauth" (project from X-Project-ID) or "token" (static bearer tokens)`)
 	fs.StringVar(&c.tokenFile, "token-file", "", `file of tokens for --auth token, one "token [project]" per line`)
-	fs.BoolVar(&c.admin, "admin", false, "serve the admin route GET /v2/health")
+	fs.BoolVar(&c.admin, "admin", false, "serve the admin routes: GET /v2/health, and with --pools /v2/pools and /v2/flavors; under --auth token only to the admin tokens (--admin-token-file, HERALD_ADMIN_TOKEN)")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file of admin tokens for --auth token --admin, one per line")
+	fs.StringVar(&c.poolDir, "pool-dir", "", "directory a bolt:// pool file must be in (default: the directory of --data)")
 	fs.BoolVar(&c.pools, "pools", false, `run pooled: --data holds the catalog and is pool "default"; with --admin, pools (bolt:///abs/path.db, memory:) and flavors are managed over /v2/pools and /v2/flavors`)
 	fs.StringVar(&c.memorySchemes, "memory-pool-schemes", "", "comma-separated URI schemes a --pools pool opens as a memory store (for tests; e.g. mongodb)")
 	fs.BoolVar(&c.laxClientID, "lax-client-id", false, "accept any Client-ID of 10 to 36 bytes instead of a UUID")
@@ -80,6 +87,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	c.token = getenv("HERALD_TOKEN")
+	c.adminToken = getenv("HERALD_ADMIN_TOKEN")
 	c.signedURLKey = getenv("HERALD_SIGNED_URL_KEY")
 	switch c.auth {
 	case "noauth", "token":
@@ -99,6 +107,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if len(c.memoryPoolSchemes) > 0 && !c.pools {
 		return nil, errors.New("--memory-pool-schemes needs --pools")
+	}
+	if c.auth == "noauth" && (c.tokenFile != "" || c.token != "" || c.adminTokenFile != "" || c.adminToken != "") {
+		// Tokens without --auth token would leave the server open while
+		// its operator believes it locked.
+		return nil, errors.New("tokens are given but --auth is noauth: add --auth token")
+	}
+	if c.auth == "token" && c.admin && c.adminTokenFile == "" && c.adminToken == "" {
+		return nil, errors.New("--admin with --auth token needs --admin-token-file or HERALD_ADMIN_TOKEN: the admin routes manage every project's pools")
 	}
 	if c.signedURLKeyFile != "" {
 		b, err := os.ReadFile(c.signedURLKeyFile)
@@ -139,6 +155,29 @@ func (c *config) tokens() (map[string]string, error) {
 	}
 	if len(out) == 0 {
 		return nil, errors.New("--auth token needs --token-file or HERALD_TOKEN")
+	}
+	return out, nil
+}
+
+// adminTokens returns the admin tokens of --auth token --admin.
+func (c *config) adminTokens() ([]string, error) {
+	var out []string
+	if c.adminToken != "" {
+		out = append(out, c.adminToken)
+	}
+	if c.adminTokenFile != "" {
+		b, err := os.ReadFile(c.adminTokenFile)
+		if err != nil {
+			return nil, err
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+				out = append(out, t)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no admin token")
 	}
 	return out, nil
 }

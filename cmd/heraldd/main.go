@@ -19,10 +19,13 @@
 // --pools runs a pooled Service: the data file holds the catalog and is
 // the pool "default" (Zaqar's virtual pool: it takes the queues no other
 // pool without a flavor takes). With --admin, /v2/pools and /v2/flavors
-// then add pools on bolt files (bolt:///abs/path.db) or memory stores
-// (memory:) and group them into flavors. Pools added over HTTP are not
-// remembered across a restart (see httpapi's DEVIATIONS). Without --pools
-// heraldd serves the one bolt file, and no pools routes.
+// then add pools on bolt files (bolt:///abs/path.db, inside --pool-dir,
+// by default the data file's directory) or memory stores (memory:) and
+// group them into flavors; they are kept in <data>.pools.json and added
+// again at start. Under --auth token the admin routes answer only the
+// admin tokens (--admin-token-file, HERALD_ADMIN_TOKEN), since they manage
+// every project's pools. Without --pools heraldd serves the one bolt
+// file, and no pools routes.
 //
 // SIGTERM or SIGINT stops heraldd gracefully: it stops accepting
 // connections, lets requests in flight finish (up to --shutdown-timeout),
@@ -40,6 +43,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	go func() { // after the first signal, a second one kills at once
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "heraldd:", err)
 		os.Exit(1)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/heraldmq/herald"
 	"github.com/heraldmq/herald/bolt"
@@ -32,6 +33,16 @@ func poolOpener(c *config) (func(uri string, options json.RawMessage) (store.Sto
 	if err != nil {
 		return nil, err
 	}
+	dir := c.poolDir
+	if dir == "" {
+		dir = filepath.Dir(data)
+	}
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		return nil, fmt.Errorf("--pool-dir: %w", err)
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, err
+	}
 	return func(uri string, _ json.RawMessage) (store.Store, error) {
 		u, err := url.Parse(uri)
 		if err != nil {
@@ -47,7 +58,17 @@ func poolOpener(c *config) (func(uri string, options json.RawMessage) (store.Sto
 			if filepath.Clean(u.Path) == data {
 				return nil, fmt.Errorf("%s is heraldd's own data file: %w", u.Path, herald.ErrConflict)
 			}
-			return bolt.Open(filepath.Clean(u.Path), nil)
+			// Admin callers name files: keep them inside the pool directory,
+			// symlinks resolved, so no request can create or take over a
+			// file elsewhere.
+			parent, err := filepath.EvalSymlinks(filepath.Dir(filepath.Clean(u.Path)))
+			if err != nil {
+				return nil, err
+			}
+			if rel, err := filepath.Rel(dir, parent); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return nil, fmt.Errorf("%s: pool files live in %s (--pool-dir)", u.Path, dir)
+			}
+			return bolt.Open(filepath.Join(parent, filepath.Base(u.Path)), nil)
 		}
 		return nil, fmt.Errorf("heraldd opens bolt:///absolute/path.db and memory: pools, not %q", u.Scheme)
 	}, nil

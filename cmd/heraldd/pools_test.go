@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -142,4 +143,50 @@ func getJSON(t *testing.T, url string, out any) {
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+}
+
+// Admin callers name pool files: a bolt:// path outside --pool-dir (by
+// default the data file's directory), or reaching out through a symlink,
+// is refused before anything is created.
+func TestPoolFilesStayInPoolDir(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	url := serve(t, "--data", filepath.Join(dir, "main.db"), "--pools", "--admin")
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
+	for _, p := range []string{filepath.Join(outside, "x.db"), filepath.Join(dir, "link", "y.db"), filepath.Join(dir, "..", filepath.Base(outside), "z.db")} {
+		require.Equal(t, http.StatusBadRequest, request(t, "PUT", url+"/v2/pools/p", `{"uri":"bolt://`+p+`","weight":1}`).StatusCode, p)
+	}
+	entries, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	require.Empty(t, entries, "nothing was created outside")
+	require.Equal(t, http.StatusCreated, request(t, "PUT", url+"/v2/pools/p", `{"uri":"bolt://`+filepath.Join(dir, "ok.db")+`","weight":1}`).StatusCode)
+}
+
+// Under --auth token the admin routes answer only the admin tokens.
+func TestAdminRoutesNeedTheAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"HERALD_TOKEN": "user-token", "HERALD_ADMIN_TOKEN": "admin-token"}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs, done := make(chan net.Addr, 1), make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--access-log=false", "--data", filepath.Join(dir, "m.db"), "--pools", "--admin", "--auth", "token"},
+			func(k string) string { return env[k] }, io.Discard, func(a net.Addr) { addrs <- a })
+	}()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	url := "http://" + (<-addrs).String()
+	require.Equal(t, http.StatusForbidden, request(t, "GET", url+"/v2/pools", "", "Authorization", "Bearer user-token").StatusCode)
+	require.Equal(t, http.StatusForbidden, request(t, "GET", url+"/v2/health", "", "Authorization", "Bearer user-token").StatusCode)
+	require.Equal(t, http.StatusOK, request(t, "GET", url+"/v2/pools", "", "Authorization", "Bearer admin-token").StatusCode)
+	require.Equal(t, http.StatusUnauthorized, request(t, "GET", url+"/v2/pools", "").StatusCode)
+}
+
+// Configurations that would leave a server more open than its operator
+// thinks are refused.
+func TestUnsafeConfigsRefused(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	_, err := parseConfig([]string{"--token-file", "/dev/null"}, env(nil), io.Discard)
+	require.ErrorContains(t, err, "--auth token")
+	_, err = parseConfig(nil, env(map[string]string{"HERALD_TOKEN": "t"}), io.Discard)
+	require.ErrorContains(t, err, "--auth token")
+	_, err = parseConfig([]string{"--auth", "token", "--admin"}, env(map[string]string{"HERALD_TOKEN": "t"}), io.Discard)
+	require.ErrorContains(t, err, "HERALD_ADMIN_TOKEN")
 }

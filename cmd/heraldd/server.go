@@ -40,6 +40,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if err != nil {
 			return err
 		}
+		if c.admin {
+			admins, err := c.adminTokens()
+			if err != nil {
+				return err
+			}
+			for _, t := range admins {
+				tokens[t] = "" // an admin token is valid for any project
+			}
+			opts.IsAdmin = httpapi.TokenIn(admins...)
+		}
 		opts.Auth = httpapi.TokenAuth(tokens)
 	}
 
@@ -92,6 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute, // a body dripped slower than that holds nothing for long
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(lh, slog.LevelWarn),
 	}
@@ -109,6 +120,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = errors.Join(err, srv.Close()) // cut what is left before the store closes
+		}
 		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
