@@ -225,11 +225,18 @@ func (h *handler) deleteFlavor(w http.ResponseWriter, r *http.Request, rq *reque
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	defer h.persist()
+	f, err := rq.project.Flavor(r.Context(), name)
+	if errors.Is(err, herald.ErrNotFound) {
+		return noContent(w) // another project's flavor of that name is not ours to unlink
+	}
+	if err != nil {
+		return err
+	}
 	if err := rq.project.DeleteFlavor(r.Context(), name); err != nil {
 		return err
 	}
-	for p, c := range a.pools {
-		if c.flavor == name {
+	for _, p := range a.live(f.Pools) {
+		if c := a.pools[p]; c.flavor == name {
 			if err := h.svc.SetPoolFlavorOnly(r.Context(), p, false); err != nil {
 				return err
 			}

@@ -218,3 +218,17 @@ func TestPoolsPlaceQueues(t *testing.T) {
 	c.expect(http.StatusCreated, "PUT", "/v2/queues/after", "")
 	require.Equal(t, "default", placedOn(t, svc, "after"))
 }
+
+// Flavors belong to a project: deleting a flavor another project has of
+// the same name leaves this project's flavor and its pools' links alone.
+func TestFlavorDeleteStaysInItsProject(t *testing.T) {
+	c, _ := newPooledClient(t, httpapi.Options{})
+	c.expect(http.StatusCreated, "PUT", "/v2/pools/p1", `{"uri":"mem://1","weight":1}`)
+	c.expect(http.StatusCreated, "PUT", "/v2/flavors/gold", `{"pool_list":["p1"]}`)
+	other := c.with("X-Project-ID", "someone-else")
+	other.expect(http.StatusNoContent, "DELETE", "/v2/flavors/gold", "")
+	r := c.expect(http.StatusOK, "GET", "/v2/pools/p1", "")
+	require.Contains(t, r.body, `"flavor":"gold"`)
+	r = c.expect(http.StatusOK, "GET", "/v2/flavors/gold", "")
+	require.Contains(t, r.body, `"p1"`)
+}
