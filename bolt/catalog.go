@@ -21,7 +21,9 @@ var (
 // the first write, with three nested buckets:
 //
 //	placements  project "/" name → placement (JSON: pool, created)
-//	bypool      pool "/" project "/" name → nothing: the placements by pool
+//	bypool      pool 0 project 0 name → nothing: the placements by pool
+//	            (NUL separators sort below every byte a project may hold,
+//	            so a pool's keys are in (project, name) order)
 //	flavors     project "/" name → flavor (JSON: pools, capabilities)
 //
 // Names have no '/' (pool and flavor names follow the queue-name rule, and
@@ -45,6 +47,11 @@ type flavorValue struct {
 }
 
 func joinKey(parts ...string) []byte { return []byte(strings.Join(parts, "/")) }
+
+// byPoolKey is a placement's key in the bypool bucket.
+func byPoolKey(pool string, q store.QueueRef) []byte {
+	return []byte(pool + "\x00" + q.Project + "\x00" + q.Name)
+}
 
 // catalogRead returns the nested catalog bucket name in tx, or nil if the
 // catalog was never written.
@@ -119,7 +126,7 @@ func (s *Store) PutPlacement(ctx context.Context, p store.Placement) error {
 		if err := pl.Put(queueKey(p.Queue), v); err != nil {
 			return err
 		}
-		return bp.Put(joinKey(p.Pool, p.Queue.Project, p.Queue.Name), []byte{})
+		return bp.Put(byPoolKey(p.Pool, p.Queue), []byte{})
 	})
 }
 
@@ -149,7 +156,7 @@ func deletePlacement(w *wtx, q store.QueueRef) error {
 	if err != nil {
 		return err
 	}
-	if err := bp.Delete(joinKey(old.Pool, q.Project, q.Name)); err != nil {
+	if err := bp.Delete(byPoolKey(old.Pool, q)); err != nil {
 		return err
 	}
 	return pl.Delete(queueKey(q))
@@ -196,14 +203,14 @@ func (s *Store) PoolPlacements(_ context.Context, p store.PoolPlacementsParams) 
 		if bp == nil || pl == nil {
 			return nil
 		}
-		prefix := []byte(p.Pool + "/")
-		after := joinKey(p.Pool, p.After.Project, p.After.Name)
+		prefix := []byte(p.Pool + "\x00")
+		after := byPoolKey(p.Pool, p.After)
 		c := bp.Cursor()
 		for k, _ := c.Seek(after); k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, _ = c.Next() {
 			if bytes.Equal(k, after) {
 				continue
 			}
-			project, name, ok := strings.Cut(string(k[len(prefix):]), "/")
+			project, name, ok := strings.Cut(string(k[len(prefix):]), "\x00")
 			if !ok {
 				return store.Errorf(store.ErrCorrupt, "catalog: bad by-pool key %q", k)
 			}

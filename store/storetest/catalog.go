@@ -111,9 +111,20 @@ func testPlacementsByPool(f *fixture) {
 	f.place(store.QueueRef{Project: "", Name: "z"}, "one")
 	f.place(ref("c"), "two")
 	f.place(ref("d"), "one2") // a pool whose name extends another's
+	// Projects may begin with bytes that sort below a separator ('-',
+	// '.', ' ') and may extend each other: order is by project first.
+	dash := store.QueueRef{Project: "-x", Name: "q"}
+	longer := store.QueueRef{Project: ref("a").Project + "-x", Name: "a"}
+	f.place(dash, "one")
+	f.place(longer, "one")
 
 	all := f.onPool("one", store.QueueRef{}, 10)
-	require.Equal(f.t, []store.QueueRef{{Project: "", Name: "z"}, ref("a"), ref("b")}, all, "(project, name) order")
+	require.Equal(f.t, []store.QueueRef{{Project: "", Name: "z"}, dash, ref("a"), ref("b"), longer}, all, "(project, name) order")
+	for _, q := range []store.QueueRef{dash, longer} {
+		require.NoError(f.t, f.cataloger().DeletePlacement(f.ctx, q))
+	}
+	all = all[:1:1]
+	all = append(all, ref("a"), ref("b"))
 	require.Equal(f.t, all[:2], f.onPool("one", store.QueueRef{}, 2), "limit")
 	require.Equal(f.t, all[2:], f.onPool("one", ref("a"), 10), "after is exclusive")
 	require.Equal(f.t, []store.QueueRef{ref("c")}, f.onPool("two", store.QueueRef{}, 10))
