@@ -264,11 +264,20 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 					continue
 				}
 				d, err := r.record(did, sr.subscriber)
-				if err != nil {
-					return err
-				}
 				if err := ob.due.Delete(k); err != nil {
 					return err
+				}
+				if err != nil { // a bad body is never sent (M11), nor does it block the rest
+					skipped++
+					r.attempts++
+					r.failed, r.next, r.lastErr = true, now, []byte(err.Error())
+					if err := ob.dels.Put(pairKey(r.sub, did), r.encode()); err != nil {
+						return err
+					}
+					if err := ob.index(did, &r); err != nil {
+						return err
+					}
+					continue
 				}
 				r.next = until
 				if err := ob.dels.Put(pairKey(r.sub, did), r.encode()); err != nil {
@@ -391,7 +400,7 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeli
 			}
 			d, err := r.record(did, sr.subscriber)
 			if err != nil {
-				return err
+				continue // a bad body is never returned (M11): skip it
 			}
 			out = append(out, d)
 		}

@@ -144,3 +144,31 @@ func TestOutboxReadsDoNotWrite(t *testing.T) {
 	again, _ := s.commitStats()
 	require.Equal(t, after, again, "nothing due: no commit")
 }
+
+// M11, D4: a delivery whose body fails its checksum is never handed out
+// and does not block the others: the lease marks it failed (with the
+// reason) and goes on; listing failed deliveries skips it.
+func TestCorruptDeliveryFailsAlone(t *testing.T) {
+	s := openAt(t)
+	defer s.Close()
+	bad, good := store.QueueRef{Project: "p", Name: "bad"}, store.QueueRef{Project: "p", Name: "good"}
+	subscribe(t, s, bad, t0, "http://a")
+	subscribe(t, s, good, t0, "http://a")
+	post(t, s, bad, t0, "AAAA")
+	post(t, s, good, t0, "BBBB")
+	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error { // bit rot in the first delivery
+		b := tx.Bucket([]byte("outbox.dels"))
+		k, v := b.Cursor().First()
+		v = append([]byte(nil), v...)
+		v[len(v)-1] ^= 0xff
+		return b.Put(append([]byte(nil), k...), v)
+	}))
+	ds := lease(t, s, t0, 10)
+	require.Len(t, ds, 1)
+	require.Equal(t, "BBBB", string(ds[0].Body))
+	require.Empty(t, lease(t, s, t0, 10), "the bad one is failed, not due")
+	failed, err := s.ListFailedDeliveries(t.Context(), store.ListFailedDeliveriesParams{Queue: bad, Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, failed, "a bad body is never returned")
+	require.ErrorIs(t, s.Verify(t.Context()), store.ErrCorrupt, "Verify still names the damaged record")
+}

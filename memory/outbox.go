@@ -247,10 +247,14 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 			continue
 		}
 		r, err := d.record()
-		if err != nil {
-			return nil, time.Time{}, err // nothing changed for d
-		}
 		out.due.DeleteMin()
+		if err != nil { // a bad body is never sent (M11), nor does it block the rest
+			d.attempts++
+			d.lastErr = err.Error()
+			out.fail(d, now)
+			skipped++
+			continue
+		}
 		d.next = until
 		out.due.ReplaceOrInsert(timed{until, d.k})
 		r.NextAttempt = toTime(until)
@@ -297,11 +301,17 @@ func (s *Store) SettleDelivery(ctx context.Context, p store.SettleDeliveryParams
 		out.due.ReplaceOrInsert(timed{d.next, d.k})
 		return nil
 	}
+	out.fail(d, now)
+	return nil
+}
+
+// fail makes a pending delivery failed at now; it is out of the due index
+// already.
+func (out *outbox) fail(d *delivery, now int64) {
 	d.failed = true
 	d.next = now
 	d.s.qs.failed.ReplaceOrInsert(d)
 	d.s.failed.ReplaceOrInsert(d)
-	return nil
 }
 
 // ListFailedDeliveries lists a queue's failed deliveries (or one
@@ -334,7 +344,6 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeli
 		tree = sb.failed
 	}
 	var res []store.Delivery
-	var ferr error
 	mk := keyOf(p.Marker)
 	tree.AscendGreaterOrEqual(&delivery{k: mk}, func(d *delivery) bool {
 		if d.k == mk && !p.Marker.IsZero() || !d.s.live(now) {
@@ -342,15 +351,11 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeli
 		}
 		r, err := d.record()
 		if err != nil {
-			ferr = err
-			return false
+			return true // a bad body is never returned (M11): skip it
 		}
 		res = append(res, r)
 		return len(res) < p.Limit
 	})
-	if ferr != nil {
-		return nil, ferr
-	}
 	return res, nil
 }
 
