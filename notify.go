@@ -342,7 +342,7 @@ func (n *notifier) policy(ctx context.Context, st store.Subscriber, sub Subscrip
 }
 
 func (n *notifier) settle(ctx context.Context, st store.Subscriber, d store.Delivery, o store.Outcome, at time.Time, cause error) {
-	p := store.SettleDeliveryParams{Queue: d.Queue, ID: d.ID, Outcome: o, RetryAt: at, Now: n.s.now()}
+	p := store.SettleDeliveryParams{Queue: d.Queue, ID: d.ID, Subscription: d.Subscription, Outcome: o, RetryAt: at, Now: n.s.now()}
 	if cause != nil {
 		p.Error = cause.Error()
 	}

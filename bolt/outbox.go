@@ -81,11 +81,15 @@ func (ob *obuckets) del(sub, id store.ID) (delRec, bool, error) {
 	return r, err == nil, err
 }
 
-// find reads delivery id of queue key qk, or reports false. A failed
-// delivery is one seek in the failed index; any other is a seek in dels
+// find reads delivery id of queue key qk, or reports false. With its
+// subscription known it is one seek; a failed delivery is one seek in the
+// failed index; any other is a seek in dels
 // for each subscription of the queue, live or not yet swept (there is no
 // index from a delivery ID to its subscription: a post would pay for it).
-func (ob *obuckets) find(qk []byte, id store.ID) (delRec, bool, error) {
+func (ob *obuckets) find(qk []byte, sub, id store.ID) (delRec, bool, error) {
+	if !sub.IsZero() { // the caller knows it: one seek
+		return ob.del(sub, id)
+	}
 	if v := ob.failed.Get(queueIDKey(qk, id)); len(v) == 16 {
 		r, ok, err := ob.del(idOf(v), id)
 		if ok || err != nil {
@@ -321,7 +325,7 @@ func (s *Store) SettleDelivery(ctx context.Context, p store.SettleDeliveryParams
 		if err != nil {
 			return err
 		}
-		r, ok, err := ob.find(qk, p.ID)
+		r, ok, err := ob.find(qk, p.Subscription, p.ID)
 		if !ok || err != nil || !bytes.Equal(r.qk, qk) {
 			return err
 		}

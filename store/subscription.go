@@ -176,9 +176,12 @@ const (
 
 // SettleDeliveryParams are the arguments of SettleDelivery.
 type SettleDeliveryParams struct {
-	Queue   QueueRef
-	ID      ID
-	Outcome Outcome
+	Queue QueueRef
+	ID    ID
+	// Subscription, when set, is the delivery's (Delivery.Subscription):
+	// a store may then find the delivery with one seek.
+	Subscription ID
+	Outcome      Outcome
 	// RetryAt is when a Retry is due.
 	RetryAt time.Time
 	// Error is why the attempt did not deliver (Retry, Failed).
