@@ -42,8 +42,9 @@ type Subscriber interface {
 	// pending and failed. A missing one is not an error.
 	DeleteSubscription(ctx context.Context, p DeleteSubscriptionParams) error
 
-	// HasSubscriptions reports whether any queue of the store has a live
-	// subscription, so a caller can skip delivery work when none does.
+	// HasSubscriptions reports whether any queue of the store may have a
+	// live subscription, so a caller can skip delivery work when none
+	// does: false means none; true may count expired ones not yet swept.
 	HasSubscriptions(ctx context.Context, now time.Time) (bool, error)
 
 	// LeaseDeliveries returns up to Limit pending deliveries due at Now
