@@ -479,7 +479,6 @@ func testSubSweep(f *fixture) {
 	total, calls := 0, 0
 	for {
 		res := f.sweep(2)
-		require.LessOrEqual(f.t, res.Subscriptions, 2)
 		total += res.Subscriptions
 		calls++
 		if !res.More {
@@ -488,7 +487,7 @@ func testSubSweep(f *fixture) {
 		require.Less(f.t, calls, 10, "Sweep keeps reporting More")
 	}
 	require.Equal(f.t, 1, total, "the expired subscription is swept once")
-	require.GreaterOrEqual(f.t, calls, 2, "a sweep stays within its limit")
+	require.GreaterOrEqual(f.t, calls, 2, "four items at two per call: a sweep stays within its limit")
 	require.Equal(f.t, store.SweepResult{}, f.sweep(100))
 	require.Equal(f.t, []store.Subscription{keep}, f.subs(q))
 	f.advance(time.Minute)
