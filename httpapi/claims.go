@@ -108,14 +108,7 @@ func (h *handler) getClaim(w http.ResponseWriter, r *http.Request, rq *request) 
 // renewClaim sets a live claim's ttl and grace from now (§5.3): 204, or 404
 // for an expired or unknown claim.
 func (h *handler) renewClaim(w http.ResponseWriter, r *http.Request, rq *request) error {
-	b, err := readBody(w, r, h.o.MaxQueueMetadata)
-	if err != nil {
-		return err
-	}
-	if b == nil {
-		return errEmptyBody
-	}
-	m, err := decodeObject(b, "Document type not supported.")
+	m, err := h.readObject(w, r)
 	if err != nil {
 		return err
 	}

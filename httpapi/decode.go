@@ -167,3 +167,16 @@ func (q query) limit(key string, def, max int) (int, error) {
 
 // jsonUnmarshal decodes raw JSON into v.
 func jsonUnmarshal(raw json.RawMessage, v any) error { return json.Unmarshal(raw, v) }
+
+// readObject reads a small body that must be a JSON object: an empty one
+// is errEmptyBody, anything else Zaqar's "Document type not supported.".
+func (h *handler) readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	b, err := readBody(w, r, h.o.MaxQueueMetadata)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, errEmptyBody
+	}
+	return decodeObject(b, "Document type not supported.")
+}

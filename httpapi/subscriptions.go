@@ -180,14 +180,7 @@ func (h *handler) patchSubscription(w http.ResponseWriter, r *http.Request, rq *
 	if err != nil {
 		return err
 	}
-	b, err := readBody(w, r, h.o.MaxQueueMetadata)
-	if err != nil {
-		return err
-	}
-	if b == nil {
-		return errEmptyBody
-	}
-	m, err := decodeObject(b, "Document type not supported.")
+	m, err := h.readObject(w, r)
 	if err != nil {
 		return err
 	}
@@ -222,14 +215,7 @@ func (h *handler) confirmSubscription(w http.ResponseWriter, r *http.Request, rq
 	if err != nil {
 		return err
 	}
-	b, err := readBody(w, r, h.o.MaxQueueMetadata)
-	if err != nil {
-		return err
-	}
-	if b == nil {
-		return errEmptyBody
-	}
-	m, err := decodeObject(b, "Document type not supported.")
+	m, err := h.readObject(w, r)
 	if err != nil {
 		return err
 	}
