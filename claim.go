@@ -98,6 +98,35 @@ func (l *Limits) checkClaimTTL(ttl time.Duration) error {
 // ending is. Messages claimed too often move to the dead-letter queue
 // instead (C6).
 func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
+	return q.claim(ctx, o, store.CreateClaimParams{})
+}
+
+// DeleteAndClaim deletes ids under this claim (M8, as Delete does) and
+// claims the next batch as Queue.Claim does, in one store transaction: a
+// consumer acknowledges what it handled and takes more for the cost of one
+// durable write instead of two. If the delete fails, nothing is deleted
+// and nothing claimed. With o.Wait, a claim that finds nothing waits as
+// Queue.Claim's does; the delete has been committed by then. With no ids
+// it is Queue.Claim.
+func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (*Claim, error) {
+	if len(ids) == 0 {
+		if c == nil || c.q == nil {
+			return nil, store.Errorf(ErrClaimNotFound, "claim through an empty claim")
+		}
+		return c.q.Claim(ctx, o)
+	}
+	q, err := c.live("delete")
+	if err != nil {
+		return nil, err
+	}
+	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
+		return nil, err
+	}
+	return q.claim(ctx, o, store.CreateClaimParams{Delete: ids, DeleteClaim: c.ID})
+}
+
+// claim is Queue.Claim with p's Delete, if any, done by the first attempt.
+func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimParams) (*Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // before the store: a claim counts against _max_claim_count
 	}
@@ -111,7 +140,7 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 	if err := q.s.limits.resolveClaim(&o); err != nil {
 		return nil, err
 	}
-	p := store.CreateClaimParams{Queue: q.ref, TTL: o.TTL, Grace: o.Grace, Limit: o.Limit}
+	p.Queue, p.TTL, p.Grace, p.Limit = q.ref, o.TTL, o.Grace, o.Limit
 	if o.Wait == 0 {
 		return q.tryClaim(ctx, p)
 	}
@@ -127,6 +156,7 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 		if err != nil || len(c.Messages) > 0 {
 			return c, err
 		}
+		p.Delete, p.DeleteClaim = nil, ID{} // committed
 		select {
 		case <-wake:
 		case <-timeout.C:

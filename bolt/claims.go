@@ -17,22 +17,24 @@ func claimNotFound(id store.ID) error {
 // C2, C6), moving messages that reached the queue's _max_claim_count to its
 // dead-letter queue in the same transaction.
 func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
-	if err := p.Queue.Check(); err != nil {
-		return store.ClaimResult{}, err
-	}
-	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
-		return store.ClaimResult{}, err
-	}
-	if err := store.CheckLimit(p.Limit, "claim limit"); err != nil {
+	if err := p.Check(); err != nil {
 		return store.ClaimResult{}, err
 	}
 	// Most empty claims (consumers polling an idle queue) are answered
 	// from a read transaction: a commit would cost two fsyncs for nothing.
-	if res, idle, err := s.idleClaim(&p); idle || err != nil {
-		return res, err
+	if len(p.Delete) == 0 {
+		if res, idle, err := s.idleClaim(&p); idle || err != nil {
+			return res, err
+		}
 	}
 	var res store.ClaimResult
 	err := s.update(ctx, func(w *wtx) error {
+		if len(p.Delete) > 0 {
+			d := p.Deleted()
+			if err := w.deleteMessages(&d); err != nil {
+				return err
+			}
+		}
 		var err error
 		res, err = w.claim(&p)
 		return err

@@ -11,13 +11,7 @@ import (
 // C2, C6), moving messages that reached the queue's _max_claim_count to its
 // dead-letter queue in the same critical section.
 func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
-	if err := p.Queue.Check(); err != nil {
-		return store.ClaimResult{}, err
-	}
-	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
-		return store.ClaimResult{}, err
-	}
-	if err := store.CheckLimit(p.Limit, "claim limit"); err != nil {
+	if err := p.Check(); err != nil {
 		return store.ClaimResult{}, err
 	}
 	now := s.observe(p.Now)
@@ -59,7 +53,7 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 		var res store.ClaimResult
 		var needDLQ bool
 		if !stale && !behind {
-			res, needDLQ, err = s.claim(q, d, dl, &c.opts, &p, now)
+			res, needDLQ, err = s.deleteAndClaim(q, d, dl, &c.opts, &p, now)
 		}
 		if d != nil {
 			d.mu.Unlock()
@@ -84,6 +78,24 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 			return res, err
 		}
 	}
+}
+
+// deleteAndClaim deletes p.Delete under p.DeleteClaim, if any, and claims:
+// the delete is checked first and applied only once the claim has
+// succeeded, so a failure of either changes nothing. Arguments and
+// results are claim's.
+func (s *Store) deleteAndClaim(q, d *queue, dl bool, o *store.QueueOptions, p *store.CreateClaimParams, now int64) (res store.ClaimResult, needDLQ bool, err error) {
+	var found []*message
+	if len(p.Delete) > 0 {
+		if found, err = q.deletable(nil, p.Delete, p.DeleteClaim, nil); err != nil {
+			return res, false, err
+		}
+	}
+	res, needDLQ, err = s.claim(q, d, dl, o, p, now)
+	if err == nil && !needDLQ {
+		q.removeAll(found)
+	}
+	return res, needDLQ, err
 }
 
 // claim runs CreateClaim on q, locked, with d (if not nil) its dead-letter

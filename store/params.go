@@ -141,7 +141,38 @@ type CreateClaimParams struct {
 	Grace time.Duration
 	// Limit is how many messages to claim at most, at least 1.
 	Limit int
-	Now   time.Time
+	// Delete, when not empty, lists messages to delete under DeleteClaim
+	// in the same transaction, before claiming: a consumer acknowledges
+	// the batch it handled and takes the next for one commit. The delete
+	// follows M8 with DeleteClaim (which must then be non-zero) as the
+	// claim; if it fails, nothing changes and CreateClaim returns its
+	// error. Empty means a plain claim.
+	Delete      []ID
+	DeleteClaim ID
+	Now         time.Time
+}
+
+// Check validates p as every store must before claiming: queue name, claim
+// times, limit, and a Delete that names its claim.
+func (p *CreateClaimParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	if err := CheckClaimTimes(p.TTL, p.Grace); err != nil {
+		return err
+	}
+	if err := CheckLimit(p.Limit, "claim limit"); err != nil {
+		return err
+	}
+	if len(p.Delete) > 0 && p.DeleteClaim.IsZero() {
+		return Errorf(ErrInvalid, "claim: deleting %d messages needs the claim that holds them", len(p.Delete))
+	}
+	return nil
+}
+
+// Deleted returns the delete p asks for before its claim.
+func (p *CreateClaimParams) Deleted() DeleteMessagesParams {
+	return DeleteMessagesParams{Queue: p.Queue, IDs: p.Delete, Claim: p.DeleteClaim, Now: p.Now}
 }
 
 // GetClaimParams are the arguments of Store.GetClaim.

@@ -101,6 +101,9 @@ type ClaimStore interface {
 	// _dead_letter_queue_messages_ttl as its new lifetime; the claim keeps
 	// taking messages until it has Limit or none are left. With no message
 	// claimed, no claim is made and NextReady says when to try again.
+	// With Delete set, the messages it lists are deleted under DeleteClaim
+	// (M8) in the same transaction first; a failed delete fails the call
+	// whole.
 	CreateClaim(ctx context.Context, p CreateClaimParams) (ClaimResult, error)
 	// GetClaim returns a live claim and the messages it still holds, or
 	// ErrClaimNotFound.

@@ -34,6 +34,9 @@ var claimTests = []subtest{
 	{"C5/ReleaseSomeLastEndsClaim", testReleaseSomeLastEndsClaim},
 	{"C5/ReleaseSomeSkipsOthers", testReleaseSomeSkipsOthers},
 	{"C5/ReleaseSomeStaleClaimIsNoop", testReleaseSomeStaleClaimIsNoop},
+	{"C1/ClaimNextDeletesAndClaims", testClaimNextDeletesAndClaims},
+	{"C1/ClaimNextFailedDeleteChangesNothing", testClaimNextFailedDeleteChangesNothing},
+	{"C6/ClaimNextMovesToDeadLetters", testClaimNextMovesToDeadLetters},
 }
 
 // requireClaimInfo compares claim descriptions field by field, times as

@@ -303,4 +303,12 @@ func testCorruptBodyNeverReturned(f *fixture) {
 		require.Equal(f.t, "good", string(f.getOne(q, good).Body), "%s: other messages still read", name)
 		f.counts(q, 2, 0, 0) // the failed call changed nothing
 	}
+
+	q := ref("claimNext")
+	got := f.post(q, "done", "bad")
+	done := f.claim(q, 1)
+	f.opts.Corrupt(f.t, f.s, q, got[1])
+	_, err = f.claimNext(q, done.Claim.ID, 10, got[0])
+	require.ErrorIs(f.t, err, store.ErrCorrupt, "CreateClaim with Delete")
+	f.requireHeld(q, done.Claim.ID, got[0]) // a failed claim deletes nothing
 }
