@@ -405,6 +405,24 @@ func TestTokenAuth(t *testing.T) {
 	c.expect(http.StatusMultipleChoices, "GET", "/", "")
 }
 
+// TestTrackProject: TrackProject reports the project a request was served
+// under: a bound token's, not the X-Project-ID claimed; the header's where
+// the token lets it decide; none for a refused request.
+func TestTrackProject(t *testing.T) {
+	c := newClient(t, httpapi.Options{Auth: httpapi.TokenAuth(map[string]string{"free": "", "bound": "tenant"})})
+	var served string
+	h := c.h
+	c.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, project := httpapi.TrackProject(r)
+		h.ServeHTTP(w, r)
+		served = project()
+	})
+	for _, tc := range []struct{ token, want string }{{"bound", "tenant"}, {"free", testProject}, {"wrong", ""}} {
+		c.with("X-Auth-Token", tc.token).do("GET", "/v2/queues", "")
+		require.Equal(t, tc.want, served, "token %q", tc.token)
+	}
+}
+
 // TestSignedURL is §6: a pre-signed URL grants its methods on its paths
 // without a token; anything else about it answers 404.
 func TestSignedURL(t *testing.T) {
