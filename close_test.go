@@ -42,6 +42,9 @@ func everyCall(q *herald.Queue, c *herald.Claim) map[string]func(context.Context
 		"Metadata":    func(ctx context.Context) error { return ignore(q.Metadata(ctx)) },
 		"Options":     func(ctx context.Context) error { return ignore(q.Options(ctx)) },
 		"SetMetadata": func(ctx context.Context) error { return q.SetMetadata(ctx, nil) },
+		"UpdateMetadata": func(ctx context.Context) error {
+			return q.UpdateMetadata(ctx, func(m herald.Metadata) (herald.Metadata, error) { return m, nil })
+		},
 		"Stats":       func(ctx context.Context) error { return ignore(q.Stats(ctx)) },
 		"Purge":       func(ctx context.Context) error { return q.Purge(ctx) },
 		"DeleteQueue": func(ctx context.Context) error { return q.DeleteQueue(ctx) },

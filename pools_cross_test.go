@@ -77,6 +77,9 @@ func TestDeadLetterQueueStaysOnItsPool(t *testing.T) {
 		return herald.Metadata{}.WithOptions(herald.QueueOptions{MaxClaimCount: 1, DeadLetterQueue: name})
 	}
 	require.ErrorIs(t, src.SetMetadata(ctx, withDLQ("dlq-b")), herald.ErrCrossPool)
+	require.ErrorIs(t, src.UpdateMetadata(ctx, func(herald.Metadata) (herald.Metadata, error) {
+		return withDLQ("dlq-b"), nil
+	}), herald.ErrCrossPool)
 	o, err := src.Options(ctx)
 	require.NoError(t, err)
 	require.Empty(t, o.DeadLetterQueue, "nothing changed")

@@ -71,6 +71,9 @@ func TestFlavorsPlaceQueues(t *testing.T) {
 
 	// Setting a _flavor on an existing queue checks it but moves nothing.
 	require.ErrorIs(t, q.SetMetadata(ctx, withFlavor), herald.ErrInvalidMetadata)
+	require.ErrorIs(t, q.UpdateMetadata(ctx, func(m herald.Metadata) (herald.Metadata, error) {
+		return m.WithOptions(herald.QueueOptions{Flavor: "durable"}), nil
+	}), herald.ErrInvalidMetadata)
 	require.NoError(t, q.SetMetadata(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{Flavor: "anything"})))
 	require.Equal(t, "durable2", poolOf(t, q))
 }

@@ -1,7 +1,10 @@
 package herald
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"sync/atomic"
 
 	"github.com/heraldmq/herald/store"
@@ -161,6 +164,13 @@ func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
 		return err
 	}
 	defer q.s.gate.leave()
+	return q.setMetadata(ctx, e, m, nil)
+}
+
+// setMetadata validates and colocates m as SetMetadata documents, then
+// writes it to the queue on e if its stored metadata is still expected
+// (always, if expected is empty).
+func (q *Queue) setMetadata(ctx context.Context, e *entry, m Metadata, expected json.RawMessage) error {
 	raw, err := q.s.limits.encodeMetadata(q.ref.Name, m)
 	if err != nil {
 		return err
@@ -168,7 +178,54 @@ func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
 	if err := q.s.colocate(ctx, q.ref, e, raw); err != nil {
 		return err
 	}
-	return e.pool.store.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw})
+	return e.pool.store.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw, Expected: expected})
+}
+
+// metadataTries bounds UpdateMetadata's attempts. An attempt fails only
+// because another writer's change landed after its read, so up to this
+// many writers racing on one queue all get through.
+const metadataTries = 16
+
+// UpdateMetadata changes the queue's metadata (Q3) by read-modify-write
+// without losing a concurrent change: fn gets the current metadata, a
+// copy it may change in place, and returns the new metadata, which is
+// checked as SetMetadata checks it (limits, reserved keys, _flavor,
+// _dead_letter_queue placed on the queue's pool). It is written only if
+// the queue's metadata is still what fn was given; if another writer
+// changed it in between, UpdateMetadata reads it again and calls fn
+// again, up to 16 attempts in all, then returns ErrConflict. An error
+// from fn, or from checking what it returned, is returned as it is and
+// nothing is written. A missing queue gives ErrNotFound.
+func (q *Queue) UpdateMetadata(ctx context.Context, fn func(Metadata) (Metadata, error)) error {
+	e, err := q.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer q.s.gate.leave()
+	for range metadataTries {
+		info, err := e.pool.store.GetQueue(ctx, store.GetQueueParams{Queue: q.ref})
+		if err != nil {
+			return err
+		}
+		m, err := decodeMetadata(info.Metadata)
+		if err != nil {
+			return err
+		}
+		if m, err = fn(m); err != nil {
+			return err
+		}
+		// The store compares what it holds with what was read; an empty
+		// Expected would mean "unconditional", and stored empty is {}.
+		read := info.Metadata
+		if len(bytes.TrimSpace(read)) == 0 {
+			read = json.RawMessage("{}")
+		}
+		err = q.setMetadata(ctx, e, m, read)
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return store.Errorf(ErrConflict, "queue %q in project %q: metadata changed during each of %d attempts to update it", q.ref.Name, q.ref.Project, metadataTries)
 }
 
 // Stats counts the queue's messages (Q5), or returns ErrNotFound.

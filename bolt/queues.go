@@ -64,7 +64,9 @@ func queueInfo(name string, b *bbolt.Bucket, meta bool) store.QueueInfo {
 	return info
 }
 
-// SetQueueMetadata replaces a queue's metadata, or returns ErrNotFound.
+// SetQueueMetadata replaces a queue's metadata, or returns ErrNotFound; with
+// p.Expected, only if the metadata is still that (ErrConflict otherwise),
+// checked in the transaction that writes it.
 func (s *Store) SetQueueMetadata(ctx context.Context, p store.SetQueueMetadataParams) error {
 	if err := p.Queue.Check(); err != nil {
 		return err
@@ -84,6 +86,9 @@ func (s *Store) SetQueueMetadata(ctx context.Context, p store.SetQueueMetadataPa
 		}
 		if q == nil {
 			return notFound(p.Queue)
+		}
+		if err := p.CheckExpected(q.b.Get(keyMeta)); err != nil {
+			return err
 		}
 		q.opts = nil
 		return q.b.Put(keyMeta, meta)

@@ -1,17 +1,23 @@
 package httpapi_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/heraldmq/herald"
 	"github.com/heraldmq/herald/httpapi"
+	"github.com/heraldmq/herald/memory"
+	"github.com/heraldmq/herald/store"
 )
 
 const q = "/v2/queues/q"
@@ -178,6 +184,71 @@ func TestQueueMetadata(t *testing.T) {
 	require.Equal(t, m, c.expect(http.StatusOK, "GET", q, "").json(t))
 }
 
+// readBarrier holds GetQueue calls, once armed for n, until n of them
+// have read, so that n read-modify-writes all start from the same
+// metadata and all but one must find it changed when they write.
+type readBarrier struct {
+	store.Store
+	mu    sync.Mutex
+	n     int
+	reads int
+	all   chan struct{}
+}
+
+func (b *readBarrier) arm(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n, b.reads, b.all = n, 0, make(chan struct{})
+}
+
+func (b *readBarrier) GetQueue(ctx context.Context, p store.GetQueueParams) (store.QueueInfo, error) {
+	info, err := b.Store.GetQueue(ctx, p)
+	b.mu.Lock()
+	b.reads++
+	hold, all := b.reads <= b.n, b.all
+	if b.reads == b.n {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	if hold {
+		select {
+		case <-all:
+		case <-ctx.Done():
+		}
+	}
+	return info, err
+}
+
+// TestConcurrentPatchesKeepEveryKey is §3.5 under concurrency: PATCHes
+// that each add their own key, all reading the same metadata first, each
+// answer 200, and every key is stored.
+func TestConcurrentPatchesKeepEveryKey(t *testing.T) {
+	const writers = 8
+	st := &readBarrier{Store: memory.New()}
+	svc, err := herald.New(herald.Options{Store: st, SweepInterval: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, svc.Close()) })
+	c := &client{t: t, h: httpapi.New(svc, httpapi.Options{}), headers: map[string]string{"Client-ID": testClient, "X-Project-ID": testProject}}
+	c.expect(http.StatusCreated, "PUT", q, `{"start":true}`)
+
+	patch := c.with("Content-Type", "application/openstack-messaging-v2.0-json-patch")
+	st.arm(writers)
+	codes := make([]int, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			codes[w] = patch.do("PATCH", q, fmt.Sprintf(`[{"op":"add","path":"/metadata/k%d","value":%d}]`, w, w)).code
+		})
+	}
+	wg.Wait()
+	m := c.expect(http.StatusOK, "GET", q, "").json(t)
+	for w, code := range codes {
+		require.Equal(t, http.StatusOK, code, "writer %d", w)
+		require.Equal(t, float64(w), m[fmt.Sprintf("k%d", w)], "writer %d's key", w)
+	}
+	require.Equal(t, true, m["start"])
+}
+
 // countingReader counts what the handler reads of an endless body.
 type countingReader struct{ n int }
 
@@ -332,6 +403,24 @@ func TestTokenAuth(t *testing.T) {
 	got := c.with("X-Auth-Token", "s3cret", "X-Project-ID", "tenant").expect(http.StatusOK, "GET", "/v2/queues", "").json(t)
 	require.Len(t, got["queues"], 1)
 	c.expect(http.StatusMultipleChoices, "GET", "/", "")
+}
+
+// TestTrackProject: TrackProject reports the project a request was served
+// under: a bound token's, not the X-Project-ID claimed; the header's where
+// the token lets it decide; none for a refused request.
+func TestTrackProject(t *testing.T) {
+	c := newClient(t, httpapi.Options{Auth: httpapi.TokenAuth(map[string]string{"free": "", "bound": "tenant"})})
+	var served string
+	h := c.h
+	c.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, project := httpapi.TrackProject(r)
+		h.ServeHTTP(w, r)
+		served = project()
+	})
+	for _, tc := range []struct{ token, want string }{{"bound", "tenant"}, {"free", testProject}, {"wrong", ""}} {
+		c.with("X-Auth-Token", tc.token).do("GET", "/v2/queues", "")
+		require.Equal(t, tc.want, served, "token %q", tc.token)
+	}
 }
 
 // TestSignedURL is §6: a pre-signed URL grants its methods on its paths

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -80,5 +81,32 @@ func TokenIn(tokens ...string) func(*http.Request) bool {
 			found |= subtle.ConstantTimeCompare(sum[:], s[:])
 		}
 		return found == 1
+	}
+}
+
+// projectSlot is where the handler records the project it serves a
+// request under, for TrackProject.
+type projectSlot struct{ project string }
+
+type projectSlotKey struct{}
+
+// TrackProject returns r with a context in which the handler New returns
+// records the project it serves r under, and a function that returns
+// that project once ServeHTTP has returned: the one Options.Auth
+// resolved (a token's own project, whatever X-Project-ID says), or the
+// X-Project-ID header only where Auth lets the header decide. It is ""
+// for a request refused before its project was settled (a bad token, a
+// missing header) and for routes without a project (GET /). It is for
+// access logs and metrics, which should name the project a request was
+// served under, never one it merely claimed.
+func TrackProject(r *http.Request) (*http.Request, func() string) {
+	s := &projectSlot{}
+	return r.WithContext(context.WithValue(r.Context(), projectSlotKey{}, s)), func() string { return s.project }
+}
+
+// recordProject notes project in r's TrackProject slot, if it has one.
+func recordProject(r *http.Request, project string) {
+	if s, ok := r.Context().Value(projectSlotKey{}).(*projectSlot); ok {
+		s.project = project
 	}
 }

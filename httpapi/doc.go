@@ -138,6 +138,13 @@
 //     (they need Keystone). Webhooks are retried on 5xx, 408 and 429, and
 //     deliveries are durable (S2, S3).
 //   - Queue listing ignores Zaqar's name and metadata filters.
+//   - A metadata PATCH never loses a concurrent PATCH's change (Zaqar's
+//     read, patch, write can): it is written only over the metadata it
+//     was applied to, and is applied again to newer metadata otherwise
+//     (herald.Queue.UpdateMetadata), so it answers as if the two had run
+//     one after the other (a replace or remove whose key the other
+//     removed is 409). Past 16 such retries it answers 409 "Resource
+//     conflict".
 //   - Pre-signed URL paths authorise themselves and what lies below them
 //     at a '/' boundary, not any path they occur in (Zaqar's regex
 //     search).

@@ -235,6 +235,7 @@ func (h *handler) check(r *http.Request) (*request, error) {
 	if err := store.CheckProject(project); err != nil {
 		return nil, errBadQueueID
 	}
+	recordProject(r, project)
 	rq := &request{project: h.svc.Project(project), clientID: cid, now: h.o.Now()}
 	if name := r.PathValue("queue"); name != "" {
 		if store.CheckQueueName(name) != nil {

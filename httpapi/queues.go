@@ -56,7 +56,10 @@ func (h *handler) getQueue(w http.ResponseWriter, r *http.Request, rq *request) 
 	return writeJSON(w, http.StatusOK, h.withDefaults(m))
 }
 
-// patchQueue updates metadata with a restricted JSON-Patch (§3.5).
+// patchQueue updates metadata with a restricted JSON-Patch (§3.5). The
+// patch applies to the metadata the write replaces: a concurrent PATCH
+// that lands in between makes it apply again to the newer metadata
+// (Queue.UpdateMetadata), so neither change is lost.
 func (h *handler) patchQueue(w http.ResponseWriter, r *http.Request, rq *request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != patchContentType {
 		return &apiError{http.StatusUnsupportedMediaType, "Unsupported media type",
@@ -70,23 +73,21 @@ func (h *handler) patchQueue(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return err
 	}
-	m, found, err := metadata(r, rq.queue)
+	var patched herald.Metadata
+	err = rq.queue.UpdateMetadata(r.Context(), func(m herald.Metadata) (herald.Metadata, error) {
+		if err := applyPatch(m, ops); err != nil {
+			return nil, err
+		}
+		patched = m
+		return m, h.checkReserved(m)
+	})
+	if isNotFound(err) {
+		return notFound("Queue " + rq.queue.Name() + " does not exist.")
+	}
 	if err != nil {
 		return err
 	}
-	if !found {
-		return notFound("Queue " + rq.queue.Name() + " does not exist.")
-	}
-	if err := applyPatch(m, ops); err != nil {
-		return err
-	}
-	if err := h.checkReserved(m); err != nil {
-		return err
-	}
-	if err := rq.queue.SetMetadata(r.Context(), m); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, h.withDefaults(m))
+	return writeJSON(w, http.StatusOK, h.withDefaults(patched))
 }
 
 // deleteQueue removes a queue; always 204 (§3.6).

@@ -194,7 +194,8 @@ func (q *queue) info(meta bool) store.QueueInfo {
 	return i
 }
 
-// SetQueueMetadata replaces a queue's metadata, or returns ErrNotFound.
+// SetQueueMetadata replaces a queue's metadata, or returns ErrNotFound; with
+// p.Expected, only if the metadata is still that (ErrConflict otherwise).
 func (s *Store) SetQueueMetadata(ctx context.Context, p store.SetQueueMetadataParams) error {
 	if err := p.Queue.Check(); err != nil {
 		return err
@@ -210,8 +211,17 @@ func (s *Store) SetQueueMetadata(ctx context.Context, p store.SetQueueMetadataPa
 	if q == nil {
 		return notFound(p.Queue)
 	}
-	q.conf.Store(c)
-	return nil
+	// The swap succeeds only if the conf checked is still the queue's, so
+	// the check and the write are one atomic step.
+	for {
+		old := q.conf.Load()
+		if err := p.CheckExpected(old.meta); err != nil {
+			return err
+		}
+		if q.conf.CompareAndSwap(old, c) {
+			return nil
+		}
+	}
 }
 
 // DeleteQueue removes a queue and everything in it (Q6).

@@ -54,8 +54,9 @@ var (
 	// ErrLocked reports a store file held by another user (D4).
 	ErrLocked = &kind{text: "herald: store is locked"}
 	// ErrConflict reports a change that would duplicate something unique,
-	// such as a second subscription of one subscriber to a queue (S1; HTTP
-	// 409).
+	// such as a second subscription of one subscriber to a queue (S1), or
+	// a conditional metadata write whose expected metadata is no longer
+	// current (Q3); HTTP 409.
 	ErrConflict = &kind{text: "herald: conflict"}
 	// ErrPoolInUse reports removing a pool that still holds queues (P3).
 	ErrPoolInUse = &kind{text: "herald: pool in use"}

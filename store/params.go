@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -27,6 +28,28 @@ type GetQueueParams struct {
 type SetQueueMetadataParams struct {
 	Queue    QueueRef
 	Metadata json.RawMessage
+	// Expected makes the write a compare-and-swap: it happens only if the
+	// queue's stored metadata is, byte for byte, Expected — what GetQueue
+	// returned when the caller read it (stored metadata that is empty
+	// counts as {}). Otherwise SetQueueMetadata returns ErrConflict and
+	// changes nothing. Empty (the zero value) writes unconditionally.
+	Expected json.RawMessage
+}
+
+// CheckExpected returns nil if p is unconditional or current, the queue's
+// stored metadata, is p.Expected; otherwise ErrConflict. A store calls it
+// in the same critical section or transaction as the write it guards.
+func (p SetQueueMetadataParams) CheckExpected(current json.RawMessage) error {
+	if len(p.Expected) == 0 {
+		return nil
+	}
+	if len(bytes.TrimSpace(current)) == 0 {
+		current = json.RawMessage("{}")
+	}
+	if !bytes.Equal(current, p.Expected) {
+		return Errorf(ErrConflict, "queue %q in project %q: metadata changed since it was read", p.Queue.Name, p.Queue.Project)
+	}
+	return nil
 }
 
 // DeleteQueueParams are the arguments of Store.DeleteQueue.

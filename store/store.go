@@ -39,7 +39,10 @@ type QueueStore interface {
 	// GetQueue returns a queue and its metadata, or ErrNotFound.
 	GetQueue(ctx context.Context, p GetQueueParams) (QueueInfo, error)
 	// SetQueueMetadata replaces a queue's metadata (checked with
-	// ParseQueueOptions), or returns ErrNotFound.
+	// ParseQueueOptions), or returns ErrNotFound. With p.Expected set it
+	// is a compare-and-swap: metadata other than Expected gives
+	// ErrConflict, checked atomically with the write (see
+	// SetQueueMetadataParams.CheckExpected).
 	SetQueueMetadata(ctx context.Context, p SetQueueMetadataParams) error
 	// DeleteQueue removes a queue with its messages, claims and dedup
 	// entries (Q6). Deleting a missing queue is not an error.

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/heraldmq/herald/httpapi"
 )
 
 // statusWriter records what a handler answered.
@@ -30,12 +32,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // accessLog logs one line per request: method, path, status, size,
-// duration, project, request id and peer. Headers that carry secrets are
-// never logged.
+// duration, project, request id and peer. The project is the one the
+// request was served under (httpapi.TrackProject): under --auth token the
+// token's, not the X-Project-ID it may claim; "" if it was refused first.
+// Headers that carry secrets are never logged.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		r, project := httpapi.TrackProject(r)
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -47,7 +52,7 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 			slog.Int("status", sw.status),
 			slog.Int("bytes", sw.bytes),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("project", r.Header.Get("X-Project-Id")),
+			slog.String("project", project()),
 			slog.String("request_id", w.Header().Get("X-Openstack-Request-Id")),
 			slog.String("peer", r.RemoteAddr),
 		)

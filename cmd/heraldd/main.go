@@ -29,7 +29,10 @@
 //
 // SIGTERM or SIGINT stops heraldd gracefully: it stops accepting
 // connections, lets requests in flight finish (up to --shutdown-timeout),
-// then closes the store. Access logs go to stderr through log/slog.
+// then closes the store. Access logs go to stderr through log/slog, a line
+// a request; its project is the one the request was served under (under
+// --auth token a pinned token's project, not the X-Project-ID it claims),
+// empty for a request refused before it had one.
 package main
 
 import (

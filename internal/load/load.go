@@ -29,6 +29,9 @@ type Options struct {
 	Queue string
 	// Project is the X-Project-ID. Empty means "load".
 	Project string
+	// Token, if set, is sent as X-Auth-Token on every request, for a
+	// server that wants one (heraldd --auth token). Empty sends none.
+	Token string
 	// Producers and Consumers run concurrently. Zero means 4 each.
 	Producers, Consumers int
 	// Messages is how many to post and then delete, a multiple of
@@ -199,6 +202,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	req.Header.Set("Client-ID", c.id)
 	req.Header.Set("X-Project-ID", c.o.Project)
+	if c.o.Token != "" {
+		req.Header.Set("X-Auth-Token", c.o.Token)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.o.Client.Do(req)
 	if err != nil {

@@ -11,6 +11,34 @@ import (
 
 var concurrencyTests = []subtest{
 	{"C1/ConcurrentClaimersNeverShare", testConcurrentClaimersNeverShare},
+	{"Q3/ConcurrentMetadataSwapsOneWins", testConcurrentMetadataSwapsOneWins},
+}
+
+// testConcurrentMetadataSwapsOneWins races writers that all read the same
+// metadata and swap in their own: exactly one may land, and the rest get
+// ErrConflict, so no writer's change is lost unseen.
+func testConcurrentMetadataSwapsOneWins(f *fixture) {
+	const writers = 8
+	q := ref("q")
+	f.create(q, `{"start":true}`)
+	read := f.queue(q).Metadata
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() { errs[w] = f.setMeta(q, fmt.Sprintf(`{"writer":%d}`, w), read) })
+	}
+	wg.Wait()
+	winner := -1
+	for w, err := range errs {
+		if err == nil {
+			require.Equal(f.t, -1, winner, "writers %d and %d both swapped", winner, w)
+			winner = w
+			continue
+		}
+		require.ErrorIs(f.t, err, store.ErrConflict, "writer %d", w)
+	}
+	require.NotEqual(f.t, -1, winner, "no writer swapped")
+	requireMeta(f.t, fmt.Sprintf(`{"writer":%d}`, winner), f.queue(q).Metadata)
 }
 
 // holders tracks which claim holds each message, as the claimers saw it.

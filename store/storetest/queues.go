@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ var queueTests = []subtest{
 	{"Q3/MetadataRoundTrip", testMetadataRoundTrip},
 	{"Q3/ReservedKeysValidated", testReservedKeysValidated},
 	{"Q3/SetMetadataOnMissingQueue", testSetMetadataOnMissingQueue},
+	{"Q3/SetMetadataCompareAndSwap", testSetMetadataCompareAndSwap},
 	{"Q3/DefaultMessageTTLApplies", testDefaultMessageTTLApplies},
 	{"Q3/DefaultMessageDelayApplies", testDefaultMessageDelayApplies},
 	{"Q4/ListQueuesPaging", testListQueuesPaging},
@@ -141,6 +143,40 @@ func testSetMetadataOnMissingQueue(f *fixture) {
 	err := f.s.SetQueueMetadata(f.ctx, store.SetQueueMetadataParams{Queue: q, Metadata: raw(`{"a":1}`)})
 	require.ErrorIs(f.t, err, store.ErrNotFound)
 	f.requireNoQueue(q)
+}
+
+// setMeta sets q's metadata to meta if it is still expected ("" means
+// unconditionally).
+func (f *fixture) setMeta(q store.QueueRef, meta string, expected json.RawMessage) error {
+	return f.s.SetQueueMetadata(f.ctx, store.SetQueueMetadataParams{Queue: q, Metadata: raw(meta), Expected: expected})
+}
+
+func testSetMetadataCompareAndSwap(f *fixture) {
+	q := ref("q")
+	f.create(q, "")
+	// A queue made without metadata compares as {}.
+	require.NoError(f.t, f.setMeta(q, `{"a":1}`, raw(`{}`)))
+	read := f.queue(q).Metadata
+	requireMeta(f.t, `{"a":1}`, read)
+
+	// What was read is current: the swap lands.
+	require.NoError(f.t, f.setMeta(q, `{"a":1,"b":2}`, read))
+	requireMeta(f.t, `{"a":1,"b":2}`, f.queue(q).Metadata)
+
+	// The same read is stale now: conflict, and nothing changes, even for
+	// metadata that would itself be refused.
+	require.ErrorIs(f.t, f.setMeta(q, `{"a":1,"c":3}`, read), store.ErrConflict)
+	require.ErrorIs(f.t, f.setMeta(q, `{"_max_claim_count":"x"}`, read), store.ErrInvalidMetadata)
+	require.ErrorIs(f.t, f.setMeta(q, `{"a":1}`, raw(`{"a": 1}`)), store.ErrConflict, "the comparison is byte for byte")
+	requireMeta(f.t, `{"a":1,"b":2}`, f.queue(q).Metadata)
+
+	// Without Expected the write is unconditional.
+	require.NoError(f.t, f.setMeta(q, `{"d":4}`, nil))
+	requireMeta(f.t, `{"d":4}`, f.queue(q).Metadata)
+
+	missing := ref("missing")
+	require.ErrorIs(f.t, f.setMeta(missing, `{"a":1}`, raw(`{}`)), store.ErrNotFound)
+	f.requireNoQueue(missing)
 }
 
 func testDefaultMessageTTLApplies(f *fixture) {
