@@ -104,10 +104,14 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 // DeleteAndClaim deletes ids under this claim (M8, as Delete does) and
 // claims the next batch as Queue.Claim does, in one store transaction: a
 // consumer acknowledges what it handled and takes more for the cost of one
-// durable write instead of two. If the delete fails, nothing is deleted
-// and nothing claimed. With o.Wait, a claim that finds nothing waits as
-// Queue.Claim's does; the delete has been committed by then. With no ids
-// it is Queue.Claim.
+// durable write instead of two. If that transaction fails, nothing is
+// deleted and nothing claimed. With o.Wait, a claim that finds nothing
+// waits as Queue.Claim's does, and the delete has been committed before
+// the wait: an error returned from the wait (ctx ending, ErrClosed, a
+// later attempt failing) leaves it committed, and deleting the same ids
+// again is harmless (M8). With no ids it is Queue.Claim.
+//
+// Every store must honour CreateClaimParams.Delete; storetest checks it.
 func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (*Claim, error) {
 	if len(ids) == 0 {
 		if c == nil || c.q == nil {
@@ -117,9 +121,6 @@ func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (
 	}
 	q, err := c.live("delete")
 	if err != nil {
-		return nil, err
-	}
-	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
 		return nil, err
 	}
 	return q.claim(ctx, o, store.CreateClaimParams{Delete: ids, DeleteClaim: c.ID})
@@ -139,6 +140,11 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 	}
 	if err := q.s.limits.resolveClaim(&o); err != nil {
 		return nil, err
+	}
+	if len(p.Delete) > 0 {
+		if err := q.s.limits.checkCount(len(p.Delete), "number of ids"); err != nil {
+			return nil, err
+		}
 	}
 	p.Queue, p.TTL, p.Grace, p.Limit = q.ref, o.TTL, o.Grace, o.Limit
 	if o.Wait == 0 {

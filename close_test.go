@@ -59,6 +59,9 @@ func everyCall(q *herald.Queue, c *herald.Claim) map[string]func(context.Context
 		"Renew":       func(ctx context.Context) error { return c.Renew(ctx, 0) },
 		"Release":     func(ctx context.Context) error { return c.Release(ctx, 0) },
 		"ClaimDelete": func(ctx context.Context) error { return c.Delete(ctx, id) },
+		"DeleteAndClaim": func(ctx context.Context) error {
+			return ignore(c.DeleteAndClaim(ctx, herald.ClaimOptions{}, id))
+		},
 		"ListQueues": func(ctx context.Context) error {
 			return ignore(q.Service().Project(q.Project()).ListQueues(ctx, herald.ListQueuesOptions{}))
 		},

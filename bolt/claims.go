@@ -30,7 +30,7 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 	var res store.ClaimResult
 	err := s.update(ctx, func(w *wtx) error {
 		if len(p.Delete) > 0 {
-			d := p.Deleted()
+			d := p.DeleteParams()
 			if err := w.deleteMessages(&d); err != nil {
 				return err
 			}

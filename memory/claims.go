@@ -92,10 +92,14 @@ func (s *Store) deleteAndClaim(q, d *queue, dl bool, o *store.QueueOptions, p *s
 		}
 	}
 	res, needDLQ, err = s.claim(q, d, dl, o, p, now)
-	if err == nil && !needDLQ {
-		q.removeAll(found)
+	if err != nil || needDLQ || len(found) == 0 {
+		return res, needDLQ, err
 	}
-	return res, needDLQ, err
+	q.removeAll(found)
+	if len(res.Messages) == 0 {
+		res.NextReady = q.nextReady() // the deleted messages' claim may have ended
+	}
+	return res, false, nil
 }
 
 // claim runs CreateClaim on q, locked, with d (if not nil) its dead-letter

@@ -169,7 +169,9 @@ type CreateClaimParams struct {
 	// the batch it handled and takes the next for one commit. The delete
 	// follows M8 with DeleteClaim (which must then be non-zero) as the
 	// claim; if it fails, nothing changes and CreateClaim returns its
-	// error. Empty means a plain claim.
+	// error. Empty means a plain claim. Every Store must honour it (a
+	// store that ignored it would leave handled messages to be handled
+	// again); storetest's M8/DeleteAndClaim* subtests check it.
 	Delete      []ID
 	DeleteClaim ID
 	Now         time.Time
@@ -193,8 +195,8 @@ func (p *CreateClaimParams) Check() error {
 	return nil
 }
 
-// Deleted returns the delete p asks for before its claim.
-func (p *CreateClaimParams) Deleted() DeleteMessagesParams {
+// DeleteParams returns the delete p asks for before its claim.
+func (p *CreateClaimParams) DeleteParams() DeleteMessagesParams {
 	return DeleteMessagesParams{Queue: p.Queue, IDs: p.Delete, Claim: p.DeleteClaim, Now: p.Now}
 }
 

@@ -34,9 +34,9 @@ var claimTests = []subtest{
 	{"C5/ReleaseSomeLastEndsClaim", testReleaseSomeLastEndsClaim},
 	{"C5/ReleaseSomeSkipsOthers", testReleaseSomeSkipsOthers},
 	{"C5/ReleaseSomeStaleClaimIsNoop", testReleaseSomeStaleClaimIsNoop},
-	{"C1/ClaimNextDeletesAndClaims", testClaimNextDeletesAndClaims},
-	{"C1/ClaimNextFailedDeleteChangesNothing", testClaimNextFailedDeleteChangesNothing},
-	{"C6/ClaimNextMovesToDeadLetters", testClaimNextMovesToDeadLetters},
+	{"M8/DeleteAndClaimDeletesThenClaims", testDeleteAndClaimDeletesThenClaims},
+	{"M8/DeleteAndClaimFailedDeleteChangesNothing", testDeleteAndClaimFailedDeleteChangesNothing},
+	{"C6/DeleteAndClaimMovesToDeadLetters", testDeleteAndClaimMovesToDeadLetters},
 }
 
 // requireClaimInfo compares claim descriptions field by field, times as

@@ -76,9 +76,11 @@ func (h *holders) drop(msgs []store.Message, done bool) {
 }
 
 // testConcurrentClaimersNeverShare runs claimers against one queue; each
-// deletes what it claims, except every third claim, which it releases.
-// Claims live far longer than the test, so any message seen in two claims
-// at once is an overlap, and every message must end deleted exactly once.
+// deletes what it claims, either alone or in the call that claims its next
+// batch (CreateClaimParams.Delete), except every third claim, which it
+// releases. Claims live far longer than the test, so any message seen in
+// two claims at once is an overlap, and every message must end deleted
+// exactly once.
 func testConcurrentClaimersNeverShare(f *fixture) {
 	const messages, claimers, limit = 300, 8, 5
 	q := ref("q")
@@ -86,23 +88,31 @@ func testConcurrentClaimersNeverShare(f *fixture) {
 	h := &holders{holder: map[store.ID]store.ID{}, deleted: map[store.ID]int{}}
 
 	work := func(worker int) error {
+		var done []store.Message // deleted with the next claim
+		var doneBy store.ID
 		for round := 0; ; round++ {
-			res, err := f.s.CreateClaim(f.ctx, store.CreateClaimParams{Queue: q, TTL: claimTTL, Limit: limit, Now: f.now})
+			res, err := f.s.CreateClaim(f.ctx, store.CreateClaimParams{Queue: q, TTL: claimTTL, Limit: limit,
+				Delete: ids(done), DeleteClaim: doneBy, Now: f.now})
 			if err != nil {
 				return err
 			}
+			h.drop(done, true)
+			done = nil
 			if len(res.Messages) == 0 {
 				return nil
 			}
 			if err := h.take(res.Claim.ID, res.Messages); err != nil {
 				return err
 			}
-			if (worker+round)%3 == 0 {
+			switch (worker + round) % 3 {
+			case 0:
 				h.drop(res.Messages, false)
 				err = f.s.ReleaseClaim(f.ctx, store.ReleaseClaimParams{Queue: q, Claim: res.Claim.ID, Now: f.now})
-			} else {
+			case 1:
 				err = f.s.DeleteMessages(f.ctx, store.DeleteMessagesParams{Queue: q, IDs: ids(res.Messages), Claim: res.Claim.ID, Now: f.now})
 				h.drop(res.Messages, err == nil)
+			default:
+				done, doneBy = res.Messages, res.Claim.ID
 			}
 			if err != nil {
 				return err

@@ -304,11 +304,11 @@ func testCorruptBodyNeverReturned(f *fixture) {
 		f.counts(q, 2, 0, 0) // the failed call changed nothing
 	}
 
-	q := ref("claimNext")
+	q := ref("deleteAndClaim")
 	got := f.post(q, "done", "bad")
 	done := f.claim(q, 1)
 	f.opts.Corrupt(f.t, f.s, q, got[1])
-	_, err = f.claimNext(q, done.Claim.ID, 10, got[0])
+	_, err = f.deleteAndClaim(q, done.Claim.ID, 10, got[0])
 	require.ErrorIs(f.t, err, store.ErrCorrupt, "CreateClaim with Delete")
 	f.requireHeld(q, done.Claim.ID, got[0]) // a failed claim deletes nothing
 }
