@@ -224,6 +224,7 @@ func runModel(t *rapid.T, open, reopen func() (store.Store, error)) {
 		{"Release", 2, mb.release},
 		{"Redeliver", 2, mb.redeliver},
 		{"ClaimDelete", 1, mb.claimDelete},
+		{"DeleteAndClaim", 1, mb.deleteAndClaim},
 		{"Delete", 1, mb.delete},
 		{"Pop", 1, mb.pop},
 		{"SetMetadata", 2, mb.setMetadata},
@@ -522,7 +523,14 @@ func (mb *mbMachine) claimOn(t *rapid.T, k refKey) *mbHandle {
 	}
 	c, taken, moved, dlq, werr := mb.m.claim(k, o.TTL, o.Grace, o.Limit)
 	got, err := mb.q(k, "").Claim(mb.ctx, o)
-	if !errKind(t, "Claim", err, werr) {
+	return mb.claimed(t, "Claim", k, got, err, c, taken, moved, dlq, werr)
+}
+
+// claimed checks a claim's answer against the model's and keeps its
+// handle; it returns nil if the claim failed.
+func (mb *mbMachine) claimed(t *rapid.T, what string, k refKey, got *herald.Claim, err error,
+	c *refClaim, taken []*refMsg, moved int, dlq refKey, werr error) *mbHandle {
+	if !errKind(t, what, err, werr) {
 		return nil
 	}
 	if moved > 0 {
@@ -532,7 +540,7 @@ func (mb *mbMachine) claimOn(t *rapid.T, k refKey) *mbHandle {
 	h := &mbHandle{h: got, key: k, ttl: got.TTL, gr: got.Grace, tag: "claim"}
 	if c == nil {
 		if !got.ID.IsZero() || len(got.Messages) != 0 {
-			t.Fatalf("Claim: got claim %s with %v, model claims nothing", got.ID, gotBodies(got.Messages))
+			t.Fatalf("%s: got claim %s with %v, model claims nothing", what, got.ID, gotBodies(got.Messages))
 		}
 		h.tag = "empty claim"
 		if !mb.haveEmpty { // one is enough, and it would crowd out live ones
@@ -546,10 +554,10 @@ func (mb *mbMachine) claimOn(t *rapid.T, k refKey) *mbHandle {
 	c.id = got.ID
 	h.c = c
 	if got.TTL != c.ttl || got.Grace != c.grace || !got.Expires.Equal(c.expires) {
-		t.Fatalf("Claim: ttl %v grace %v expires %v, model %v %v %v", got.TTL, got.Grace, got.Expires, c.ttl, c.grace, c.expires)
+		t.Fatalf("%s: ttl %v grace %v expires %v, model %v %v %v", what, got.TTL, got.Grace, got.Expires, c.ttl, c.grace, c.expires)
 	}
 	mb.handles = append(mb.handles, h)
-	mb.sameMsgs(t, "Claim", taken, got.Messages)
+	mb.sameMsgs(t, what, taken, got.Messages)
 	return h
 }
 
@@ -631,6 +639,42 @@ func (mb *mbMachine) release(t *rapid.T) {
 
 func (mb *mbMachine) claimDelete(t *rapid.T) {
 	h := mb.pickHandle(t)
+	ids := mb.deleteIDs(t, h)
+	var werr error
+	if h.h.ID.IsZero() {
+		werr = herald.ErrClaimNotFound
+	} else {
+		werr = mb.m.del(h.key, ids, h.h.ID)
+	}
+	errKind(t, "Claim.Delete "+h.tag, h.h.Delete(mb.ctx, ids...), werr)
+}
+
+// deleteAndClaim deletes through a handle and claims the next batch of its
+// queue in one call: the delete must fail whole or the claim happen too.
+func (mb *mbMachine) deleteAndClaim(t *rapid.T) {
+	h := mb.pickHandle(t)
+	ids := mb.deleteIDs(t, h)
+	o := herald.ClaimOptions{
+		TTL:   rapid.SampledFrom([]time.Duration{0, time.Second, 30 * time.Second}).Draw(t, "ttl"),
+		Grace: rapid.SampledFrom([]time.Duration{0, time.Second}).Draw(t, "grace"),
+		Limit: rapid.IntRange(1, 3).Draw(t, "limit"),
+	}
+	var c *refClaim
+	var taken []*refMsg
+	var moved int
+	var dlq refKey
+	var werr error
+	if h.h.ID.IsZero() {
+		werr = herald.ErrClaimNotFound
+	} else if werr = mb.m.del(h.key, ids, h.h.ID); werr == nil {
+		c, taken, moved, dlq, werr = mb.m.claim(h.key, o.TTL, o.Grace, o.Limit)
+	}
+	got, err := h.h.DeleteAndClaim(mb.ctx, o, ids...)
+	mb.claimed(t, "DeleteAndClaim "+h.tag, h.key, got, err, c, taken, moved, dlq, werr)
+}
+
+// deleteIDs draws ids to delete through h: some of those it holds, or any.
+func (mb *mbMachine) deleteIDs(t *rapid.T, h *mbHandle) []herald.ID {
 	var ids []herald.ID
 	if h.c != nil && rapid.Bool().Draw(t, "ownIDs") {
 		for _, msg := range mb.m.stored(h.key) {
@@ -645,13 +689,7 @@ func (mb *mbMachine) claimDelete(t *rapid.T) {
 	if len(ids) == 0 {
 		ids = mb.pickIDs(t, h.key, "id")
 	}
-	var werr error
-	if h.h.ID.IsZero() {
-		werr = herald.ErrClaimNotFound
-	} else {
-		werr = mb.m.del(h.key, ids, h.h.ID)
-	}
-	errKind(t, "Claim.Delete "+h.tag, h.h.Delete(mb.ctx, ids...), werr)
+	return ids
 }
 
 func (mb *mbMachine) delete(t *rapid.T) {
