@@ -155,7 +155,8 @@ func (q *Queue) Options(ctx context.Context) (QueueOptions, error) {
 //
 // With pools, a _dead_letter_queue is made to live on the queue's pool: it
 // is created there, empty, if it does not exist, and one on another pool
-// gives ErrCrossPool (C6, P5). A _flavor must name a flavor of the project
+// gives ErrCrossPool (C6, P5). It is created only once the metadata is
+// written, so a call that fails creates no queue. A _flavor must name a flavor of the project
 // (ErrInvalidMetadata otherwise), but changing it does not move the
 // queue: flavors only place new queues.
 func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
@@ -167,18 +168,18 @@ func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
 	return q.setMetadata(ctx, e, m, nil)
 }
 
-// setMetadata validates and colocates m as SetMetadata documents, then
-// writes it to the queue on e if its stored metadata is still expected
-// (always, if expected is empty).
+// setMetadata validates m as SetMetadata documents and writes it to the
+// queue on e if its stored metadata is still expected (always, if
+// expected is empty); a dead-letter queue it names is placed only if the
+// write lands (see colocate).
 func (q *Queue) setMetadata(ctx context.Context, e *entry, m Metadata, expected json.RawMessage) error {
 	raw, err := q.s.limits.encodeMetadata(q.ref.Name, m)
 	if err != nil {
 		return err
 	}
-	if err := q.s.colocate(ctx, q.ref, e, raw); err != nil {
-		return err
-	}
-	return e.pool.store.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw, Expected: expected})
+	return q.s.colocate(ctx, q.ref, e, raw, func() error {
+		return e.pool.store.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw, Expected: expected})
+	})
 }
 
 // metadataTries bounds UpdateMetadata's attempts. An attempt fails only
