@@ -182,9 +182,10 @@ func (q *Queue) setMetadata(ctx context.Context, e *entry, m Metadata, expected 
 	})
 }
 
-// metadataTries bounds UpdateMetadata's attempts. An attempt fails only
-// because another writer's change landed after its read, so up to this
-// many writers racing on one queue all get through.
+// metadataTries bounds UpdateMetadata's attempts; docs elsewhere (the
+// httpapi PATCH, TESTING.md) refer to it rather than repeat the number.
+// An attempt fails only because another writer's change landed after its
+// read, so up to this many writers racing on one queue all get through.
 const metadataTries = 16
 
 // UpdateMetadata changes the queue's metadata (Q3) by read-modify-write
@@ -194,9 +195,20 @@ const metadataTries = 16
 // _dead_letter_queue placed on the queue's pool). It is written only if
 // the queue's metadata is still what fn was given; if another writer
 // changed it in between, UpdateMetadata reads it again and calls fn
-// again, up to 16 attempts in all, then returns ErrConflict. An error
-// from fn, or from checking what it returned, is returned as it is and
-// nothing is written. A missing queue gives ErrNotFound.
+// again, up to 16 attempts in all (metadataTries), then returns
+// ErrConflict. An error from fn, or from checking what it returned, is
+// returned as it is and nothing is written. A missing queue gives
+// ErrNotFound.
+//
+// So fn may run several times, and should be quick: another writer has
+// the time fn takes to land first. Its side effects, if any, must bear
+// repeating. It runs while the call holds the Service open (the gate
+// Close waits on), so it must not call Service.Close, which would then
+// never return. fn gets a fresh copy on each attempt and must not keep
+// that map, or the one it returns, to use elsewhere while UpdateMetadata
+// runs: what fn returns is encoded after fn returns, and an attempt that
+// loses is thrown away with its map. Only once UpdateMetadata returns nil
+// is the map the last call returned the metadata written.
 func (q *Queue) UpdateMetadata(ctx context.Context, fn func(Metadata) (Metadata, error)) error {
 	e, err := q.enter(ctx)
 	if err != nil {
