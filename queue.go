@@ -1,7 +1,6 @@
 package herald
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -227,13 +226,11 @@ func (q *Queue) UpdateMetadata(ctx context.Context, fn func(Metadata) (Metadata,
 		if m, err = fn(m); err != nil {
 			return err
 		}
-		// The store compares what it holds with what was read; an empty
-		// Expected would mean "unconditional", and stored empty is {}.
-		read := info.Metadata
-		if len(bytes.TrimSpace(read)) == 0 {
-			read = json.RawMessage("{}")
-		}
-		err = q.setMetadata(ctx, e, m, read)
+		// The write lands only over what was read: the store compares
+		// the two. A store reads a queue without metadata as {}, never
+		// empty (store.QueueInfo), so Expected is never the empty that
+		// means "unconditional".
+		err = q.setMetadata(ctx, e, m, info.Metadata)
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}
