@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/heraldmq/herald"
+	"github.com/heraldmq/herald/memory"
+	"github.com/heraldmq/herald/store"
 )
 
 // Q3: concurrent read-modify-writes of one queue's metadata lose nothing.
@@ -127,8 +129,75 @@ func TestUpdateMetadataGivesUpUnderEndlessConflict(t *testing.T) {
 		return m, nil
 	})
 	require.ErrorIs(t, err, herald.ErrConflict)
-	require.Equal(t, 16, calls)
+	require.Equal(t, herald.MetadataTries, calls)
 	got, err := q.Metadata(ctx)
 	require.NoError(t, err)
 	require.Equal(t, herald.Metadata{"other": float64(calls)}, got)
+}
+
+// Q3, C6, P5: with pools, an UpdateMetadata attempt whose write loses to
+// another writer's creates no dead-letter queue: only the attempt that
+// lands does, on the source's pool, and a call that gives up with
+// ErrConflict creates none at all (bad input and failures never half-apply).
+func TestUpdateMetadataCreatesOnlyTheWinningDeadLetterQueue(t *testing.T) {
+	ctx := t.Context()
+	a, b := memory.New(), memory.New()
+	svc := newPooled(t, []herald.Pool{{Name: "a", Store: a, Weight: 1}, {Name: "b", Store: b, Weight: 0}})
+	src := svc.Queue("src")
+	_, err := src.Create(ctx, nil)
+	require.NoError(t, err)
+	require.Equal(t, "a", poolOf(t, src))
+	// A new queue would go to b now; a dead-letter queue of src must not.
+	require.NoError(t, svc.SetPoolWeight(ctx, "a", 0))
+	require.NoError(t, svc.SetPoolWeight(ctx, "b", 1))
+
+	// update's fn names a new dead-letter queue, prefix<n>, on its nth
+	// call; during its first lose calls another writer changes the
+	// metadata between the read and the write, so those attempts conflict.
+	update := func(prefix string, lose int) (int, error) {
+		calls := 0
+		err := src.UpdateMetadata(ctx, func(m herald.Metadata) (herald.Metadata, error) {
+			calls++
+			if calls <= lose {
+				require.NoError(t, src.SetMetadata(ctx, herald.Metadata{"other": calls}))
+			}
+			return m.WithOptions(herald.QueueOptions{MaxClaimCount: 1, DeadLetterQueue: fmt.Sprintf("%s%d", prefix, calls)}), nil
+		})
+		return calls, err
+	}
+	inStore := func(st store.Store) []string {
+		t.Helper()
+		qs, err := st.ListQueues(ctx, store.ListQueuesParams{Limit: 100})
+		require.NoError(t, err)
+		var names []string
+		for _, q := range qs {
+			names = append(names, q.Name)
+		}
+		return names
+	}
+	requireNowhere := func(prefix string, calls int) {
+		t.Helper()
+		for n := 1; n <= calls; n++ {
+			_, err := svc.Queue(fmt.Sprintf("%s%d", prefix, n)).Pool(ctx)
+			require.ErrorIs(t, err, herald.ErrNotFound, "%s%d is in the catalog", prefix, n)
+		}
+	}
+
+	calls, err := update("won", 3)
+	require.NoError(t, err)
+	require.Equal(t, 4, calls)
+	o, err := src.Options(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "won4", o.DeadLetterQueue)
+	require.Equal(t, "a", poolOf(t, svc.Queue("won4")))
+	requireNowhere("won", 3)
+	require.Equal(t, []string{"src", "won4"}, inStore(a))
+	require.Empty(t, inStore(b))
+
+	calls, err = update("lost", herald.MetadataTries)
+	require.ErrorIs(t, err, herald.ErrConflict)
+	require.Equal(t, herald.MetadataTries, calls)
+	requireNowhere("lost", calls)
+	require.Equal(t, []string{"src", "won4"}, inStore(a), "a failed UpdateMetadata creates no queue")
+	require.Empty(t, inStore(b))
 }

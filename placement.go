@@ -95,13 +95,22 @@ func (s *Service) flavorFor(ctx context.Context, project, name string) (store.Fl
 	return f, err
 }
 
-// colocate makes sure the dead-letter queue that metadata raw (already
-// checked) names for the queue on e is on e's pool, placing it there if
-// the catalog has it nowhere (C6, P5), and that a flavor it names exists.
-// A dead-letter queue on another pool gives ErrCrossPool.
-func (s *Service) colocate(ctx context.Context, ref store.QueueRef, e *entry, raw json.RawMessage) error {
+// colocate runs write, which stores metadata raw (already checked) for
+// the queue ref on e, making sure that a flavor raw names exists and that
+// its dead-letter queue lives on e's pool (C6, P5). It checks before write
+// and changes nothing itself until write has succeeded: a flavor the
+// project does not have gives ErrInvalidMetadata, and a dead-letter queue
+// placed on another pool ErrCrossPool. Once write succeeded, a dead-letter
+// queue the catalog has nowhere is placed on e's pool, and created there,
+// empty, if e's store does not have it. So a write that fails (a lost
+// compare-and-swap of UpdateMetadata) leaves no queue behind. If placing
+// fails after the write, that is logged and not returned, since the
+// metadata did change: the dead-letter queue is then missing, as after a
+// DeleteQueue of it, and the first message a claim moves there creates it
+// on e's pool (see adoptDeadLetters).
+func (s *Service) colocate(ctx context.Context, ref store.QueueRef, e *entry, raw json.RawMessage, write func() error) error {
 	if s.router.single != nil || e == nowhere {
-		return nil
+		return write()
 	}
 	o, err := store.ParseQueueOptions(raw)
 	if err != nil {
@@ -113,18 +122,21 @@ func (s *Service) colocate(ctx context.Context, ref store.QueueRef, e *entry, ra
 		}
 	}
 	if o.DeadLetterQueue == "" {
-		return nil
+		return write()
 	}
 	d := store.QueueRef{Project: ref.Project, Name: o.DeadLetterQueue}
-	de, _, err := s.hold(ctx, d, placement{on: e.pool})
-	if err != nil {
-		return err
+	wrote, err := s.router.placeAfter(ctx, d, e.pool, s.now, func(de *entry) error {
+		if de != nowhere && de.pool != e.pool {
+			return store.Errorf(ErrCrossPool, "%s %q: on pool %q, but queue %q is on pool %q", store.KeyDeadLetterQueue, d.Name, de.pool.name, ref.Name, e.pool.name)
+		}
+		return write()
+	})
+	if wrote && err != nil {
+		s.log.Error("herald: could not place a new dead-letter queue on its source's pool; the first dead-letter move will",
+			"queue", ref.Name, "project", ref.Project, "dead_letter_queue", d.Name, "pool", e.pool.name, "err", err)
+		return nil
 	}
-	s.unhold(de)
-	if de.pool != e.pool {
-		return store.Errorf(ErrCrossPool, "%s %q: on pool %q, but queue %q is on pool %q", store.KeyDeadLetterQueue, d.Name, de.pool.name, ref.Name, e.pool.name)
-	}
-	return nil
+	return err
 }
 
 // adoptDeadLetters records, after a claim moved messages to ref's

@@ -1,7 +1,6 @@
 package herald
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -155,7 +154,8 @@ func (q *Queue) Options(ctx context.Context) (QueueOptions, error) {
 //
 // With pools, a _dead_letter_queue is made to live on the queue's pool: it
 // is created there, empty, if it does not exist, and one on another pool
-// gives ErrCrossPool (C6, P5). A _flavor must name a flavor of the project
+// gives ErrCrossPool (C6, P5). It is created only once the metadata is
+// written, so a call that fails creates no queue. A _flavor must name a flavor of the project
 // (ErrInvalidMetadata otherwise), but changing it does not move the
 // queue: flavors only place new queues.
 func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
@@ -167,23 +167,24 @@ func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
 	return q.setMetadata(ctx, e, m, nil)
 }
 
-// setMetadata validates and colocates m as SetMetadata documents, then
-// writes it to the queue on e if its stored metadata is still expected
-// (always, if expected is empty).
+// setMetadata validates m as SetMetadata documents and writes it to the
+// queue on e if its stored metadata is still expected (always, if
+// expected is empty); a dead-letter queue it names is placed only if the
+// write lands (see colocate).
 func (q *Queue) setMetadata(ctx context.Context, e *entry, m Metadata, expected json.RawMessage) error {
 	raw, err := q.s.limits.encodeMetadata(q.ref.Name, m)
 	if err != nil {
 		return err
 	}
-	if err := q.s.colocate(ctx, q.ref, e, raw); err != nil {
-		return err
-	}
-	return e.pool.store.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw, Expected: expected})
+	return q.s.colocate(ctx, q.ref, e, raw, func() error {
+		return e.pool.store.SetQueueMetadata(ctx, store.SetQueueMetadataParams{Queue: q.ref, Metadata: raw, Expected: expected})
+	})
 }
 
-// metadataTries bounds UpdateMetadata's attempts. An attempt fails only
-// because another writer's change landed after its read, so up to this
-// many writers racing on one queue all get through.
+// metadataTries bounds UpdateMetadata's attempts; docs elsewhere (the
+// httpapi PATCH, TESTING.md) refer to it rather than repeat the number.
+// An attempt fails only because another writer's change landed after its
+// read, so up to this many writers racing on one queue all get through.
 const metadataTries = 16
 
 // UpdateMetadata changes the queue's metadata (Q3) by read-modify-write
@@ -193,9 +194,20 @@ const metadataTries = 16
 // _dead_letter_queue placed on the queue's pool). It is written only if
 // the queue's metadata is still what fn was given; if another writer
 // changed it in between, UpdateMetadata reads it again and calls fn
-// again, up to 16 attempts in all, then returns ErrConflict. An error
-// from fn, or from checking what it returned, is returned as it is and
-// nothing is written. A missing queue gives ErrNotFound.
+// again, up to 16 attempts in all (metadataTries), then returns
+// ErrConflict. An error from fn, or from checking what it returned, is
+// returned as it is and nothing is written. A missing queue gives
+// ErrNotFound.
+//
+// So fn may run several times, and should be quick: another writer has
+// the time fn takes to land first. Its side effects, if any, must bear
+// repeating. It runs while the call holds the Service open (the gate
+// Close waits on), so it must not call Service.Close, which would then
+// never return. fn gets a fresh copy on each attempt and must not keep
+// that map, or the one it returns, to use elsewhere while UpdateMetadata
+// runs: what fn returns is encoded after fn returns, and an attempt that
+// loses is thrown away with its map. Only once UpdateMetadata returns nil
+// is the map the last call returned the metadata written.
 func (q *Queue) UpdateMetadata(ctx context.Context, fn func(Metadata) (Metadata, error)) error {
 	e, err := q.enter(ctx)
 	if err != nil {
@@ -214,13 +226,11 @@ func (q *Queue) UpdateMetadata(ctx context.Context, fn func(Metadata) (Metadata,
 		if m, err = fn(m); err != nil {
 			return err
 		}
-		// The store compares what it holds with what was read; an empty
-		// Expected would mean "unconditional", and stored empty is {}.
-		read := info.Metadata
-		if len(bytes.TrimSpace(read)) == 0 {
-			read = json.RawMessage("{}")
-		}
-		err = q.setMetadata(ctx, e, m, read)
+		// The write lands only over what was read: the store compares
+		// the two. A store reads a queue without metadata as {}, never
+		// empty (store.QueueInfo), so Expected is never the empty that
+		// means "unconditional".
+		err = q.setMetadata(ctx, e, m, info.Metadata)
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}

@@ -38,6 +38,8 @@ type router struct {
 	cache sync.Map
 	// locks serialise reading, making and deleting the placement of one
 	// queue (a stripe per hash of its ref); nothing else waits on them.
+	// placeAfter holds one across another queue's metadata write, which
+	// takes no router lock.
 	locks [64]sync.Mutex
 	seed  maphash.Seed
 
@@ -186,17 +188,55 @@ func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, cl
 	if err != nil {
 		return nil, false, err
 	}
+	return r.put(ctx, ref, p, pl.meta, clock)
+}
+
+// put creates ref in p's store with meta at clock's time (a queue already
+// there is left alone) and records that ref is on p; ref's lock and r.mu
+// (shared) must be held, and the catalog must have ref nowhere.
+func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json.RawMessage, clock func() time.Time) (*entry, bool, error) {
 	now := clock() // only now: reading the clock is not free
-	created, err = p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: pl.meta, Now: now})
+	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Now: now})
 	if err != nil {
 		return nil, false, err
 	}
 	if err := r.cat.PutPlacement(ctx, store.Placement{Queue: ref, Pool: p.name, Created: now}); err != nil {
 		return nil, false, err
 	}
-	e = &entry{pool: p}
+	e := &entry{pool: p}
 	r.cache.Store(ref, e)
 	return e, created, nil
+}
+
+// placeAfter runs write with ref's entry (nowhere if the catalog has it
+// nowhere) and then, if write succeeded and ref is nowhere, places ref on
+// p, creating it there, empty, if p's store does not have it. ref's
+// placement cannot change from the call to write until ref is placed, so
+// what write saw still holds; and a write that fails places nothing.
+// Placing runs even if ctx ends after write succeeded. wrote reports
+// whether write succeeded, so that a caller can tell its error from one
+// in placing.
+func (r *router) placeAfter(ctx context.Context, ref store.QueueRef, p *pool, clock func() time.Time, write func(*entry) error) (wrote bool, err error) {
+	l := r.lock(ref)
+	l.Lock()
+	defer l.Unlock()
+	e, err := r.load(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	if err := write(e); err != nil {
+		return false, err
+	}
+	if e != nowhere {
+		return true, nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.present(p) {
+		return true, store.Errorf(ErrNoPool, "queue %q in project %q: pool %q was removed", ref.Name, ref.Project, p.name)
+	}
+	_, _, err = r.put(context.WithoutCancel(ctx), ref, p, nil, clock)
+	return true, err
 }
 
 // choose picks the pool for a new queue (P2); r.mu must be held.

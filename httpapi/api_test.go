@@ -421,6 +421,21 @@ func TestTrackProject(t *testing.T) {
 		c.with("X-Auth-Token", tc.token).do("GET", "/v2/queues", "")
 		require.Equal(t, tc.want, served, "token %q", tc.token)
 	}
+
+	// Nested: an outer middleware's TrackProject sees the project too, not
+	// "" for a slot the inner call hid.
+	var outer string
+	inner := c.h
+	c.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tracked, project := httpapi.TrackProject(r)
+		again, _ := httpapi.TrackProject(tracked)
+		require.Same(t, tracked, again, "a tracked request is returned as it is")
+		inner.ServeHTTP(w, tracked)
+		outer = project()
+	})
+	c.with("X-Auth-Token", "bound").do("GET", "/v2/queues", "")
+	require.Equal(t, "tenant", served)
+	require.Equal(t, "tenant", outer)
 }
 
 // TestSignedURL is §6: a pre-signed URL grants its methods on its paths

@@ -99,9 +99,17 @@ type projectSlotKey struct{}
 // missing header) and for routes without a project (GET /). It is for
 // access logs and metrics, which should name the project a request was
 // served under, never one it merely claimed.
+//
+// Nested calls share one record: if r's context already tracks the
+// project (an outer middleware called TrackProject), r is returned as it
+// is, and every caller's function reports the same project.
 func TrackProject(r *http.Request) (*http.Request, func() string) {
-	s := &projectSlot{}
-	return r.WithContext(context.WithValue(r.Context(), projectSlotKey{}, s)), func() string { return s.project }
+	s, ok := r.Context().Value(projectSlotKey{}).(*projectSlot)
+	if !ok {
+		s = &projectSlot{}
+		r = r.WithContext(context.WithValue(r.Context(), projectSlotKey{}, s))
+	}
+	return r, func() string { return s.project }
 }
 
 // recordProject notes project in r's TrackProject slot, if it has one.

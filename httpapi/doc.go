@@ -143,8 +143,8 @@
 //     was applied to, and is applied again to newer metadata otherwise
 //     (herald.Queue.UpdateMetadata), so it answers as if the two had run
 //     one after the other (a replace or remove whose key the other
-//     removed is 409). Past 16 such retries it answers 409 "Resource
-//     conflict".
+//     removed is 409). If UpdateMetadata runs out of attempts (its bound
+//     is documented there) it answers 409 "Resource conflict".
 //   - Pre-signed URL paths authorise themselves and what lies below them
 //     at a '/' boundary, not any path they occur in (Zaqar's regex
 //     search).

@@ -139,6 +139,8 @@ func (s *Store) create(ref store.QueueRef, c *conf, now int64) (*queue, bool, er
 	return q, true, nil
 }
 
+// emptyConf is the conf of a queue without metadata: it reads as {},
+// never empty (see store.QueueInfo).
 var emptyConf = &conf{meta: json.RawMessage("{}")}
 
 // newConf checks meta for the queue name and returns it as a conf.

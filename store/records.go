@@ -23,7 +23,10 @@ func (r QueueRef) Check() error {
 // QueueInfo describes a queue.
 type QueueInfo struct {
 	Name string
-	// Metadata is the queue's JSON object; nil when not asked for.
+	// Metadata is the queue's JSON object; nil when not asked for. A
+	// queue without metadata reads as {}, never empty, since callers hand
+	// what they read back as SetQueueMetadataParams.Expected, where empty
+	// means unconditional.
 	Metadata json.RawMessage
 	Created  time.Time
 }

@@ -22,6 +22,7 @@ var queueTests = []subtest{
 	{"Q3/ReservedKeysValidated", testReservedKeysValidated},
 	{"Q3/SetMetadataOnMissingQueue", testSetMetadataOnMissingQueue},
 	{"Q3/SetMetadataCompareAndSwap", testSetMetadataCompareAndSwap},
+	{"Q3/NoMetadataReadsAsEmptyObject", testNoMetadataReadsAsEmptyObject},
 	{"Q3/DefaultMessageTTLApplies", testDefaultMessageTTLApplies},
 	{"Q3/DefaultMessageDelayApplies", testDefaultMessageDelayApplies},
 	{"Q4/ListQueuesPaging", testListQueuesPaging},
@@ -177,6 +178,43 @@ func testSetMetadataCompareAndSwap(f *fixture) {
 	missing := ref("missing")
 	require.ErrorIs(f.t, f.setMeta(missing, `{"a":1}`, raw(`{}`)), store.ErrNotFound)
 	f.requireNoQueue(missing)
+}
+
+// testNoMetadataReadsAsEmptyObject: a queue without metadata, however it
+// came to be, reads back as exactly {} from GetQueue and ListQueues, never
+// empty. Callers hand what they read back as SetQueueMetadataParams.Expected,
+// where empty means "write unconditionally", so a store that read back
+// empty would turn a compare-and-swap into a blind write.
+func testNoMetadataReadsAsEmptyObject(f *fixture) {
+	made, spaced, lazy, cleared := ref("made"), ref("spaced"), ref("lazy"), ref("cleared")
+	src, dead := ref("src"), ref("dead")
+	f.create(made, "")
+	created, err := f.s.CreateQueue(f.ctx, store.CreateQueueParams{Queue: spaced, Metadata: raw(" \n"), Now: f.now})
+	require.NoError(f.t, err)
+	require.True(f.t, created)
+	f.post(lazy, "x")
+	f.create(cleared, `{"a":1}`)
+	require.NoError(f.t, f.setMeta(cleared, "", nil))
+
+	// A claim's dead-letter move creates the dead-letter queue (C6).
+	f.create(src, `{"_max_claim_count":1,"_dead_letter_queue":"dead"}`)
+	f.post(src, "poison")
+	f.release(src, f.claim(src, 1).Claim.ID, 0)
+	require.Equal(f.t, 1, f.claim(src, 1).DeadLettered)
+
+	empty := []store.QueueRef{made, spaced, lazy, cleared, dead}
+	for _, q := range empty {
+		require.Equal(f.t, "{}", string(f.queue(q).Metadata), "GetQueue %q", q.Name)
+	}
+	infos, err := f.s.ListQueues(f.ctx, store.ListQueuesParams{Project: "p", Limit: 100, WithMetadata: true})
+	require.NoError(f.t, err)
+	listed := map[string]string{}
+	for _, i := range infos {
+		listed[i.Name] = string(i.Metadata)
+	}
+	for _, q := range empty {
+		require.Equal(f.t, "{}", listed[q.Name], "ListQueues %q", q.Name)
+	}
 }
 
 func testDefaultMessageTTLApplies(f *fixture) {

@@ -1,0 +1,5 @@
+package herald
+
+// MetadataTries lets external tests check UpdateMetadata's bound without
+// repeating it.
+const MetadataTries = metadataTries
