@@ -227,10 +227,14 @@ func (q *Queue) UpdateMetadata(ctx context.Context, fn func(Metadata) (Metadata,
 			return err
 		}
 		// The write lands only over what was read: the store compares
-		// the two. A store reads a queue without metadata as {}, never
-		// empty (store.QueueInfo), so Expected is never the empty that
-		// means "unconditional".
-		err = q.setMetadata(ctx, e, m, info.Metadata)
+		// the two. A store reads a queue without metadata as {}
+		// (store.QueueInfo); should one not, empty must still not reach
+		// Expected, where it means "unconditional".
+		read := info.Metadata
+		if len(read) == 0 {
+			read = json.RawMessage("{}")
+		}
+		err = q.setMetadata(ctx, e, m, read)
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}
