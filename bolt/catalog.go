@@ -168,28 +168,9 @@ func (s *Store) ListPlacements(_ context.Context, p store.ListPlacementsParams) 
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	var out []store.Placement
-	err := s.view(func(tx *bbolt.Tx) error {
-		b := catalogRead(tx, bkPlacements)
-		if b == nil {
-			return nil
-		}
-		prefix := []byte(p.Project + "/")
-		c := b.Cursor()
-		for k, v := c.Seek(append(bytes.Clone(prefix), p.Marker...)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Next() {
-			name := string(k[len(prefix):])
-			if name == p.Marker {
-				continue
-			}
-			pl, err := decodePlacement(store.QueueRef{Project: p.Project, Name: name}, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, pl)
-		}
-		return nil
+	return listProject(s, bkPlacements, p.Project, p.Marker, p.Limit, func(name string, v []byte) (store.Placement, error) {
+		return decodePlacement(store.QueueRef{Project: p.Project, Name: name}, v)
 	})
-	return out, err
 }
 
 // PoolPlacements lists the placements on one pool after p.After.
@@ -297,24 +278,32 @@ func (s *Store) ListFlavors(_ context.Context, p store.ListFlavorsParams) ([]sto
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	var out []store.FlavorRecord
+	return listProject(s, bkFlavors, p.Project, p.Marker, p.Limit, func(name string, v []byte) (store.FlavorRecord, error) {
+		return decodeFlavor(p.Project, name, v)
+	})
+}
+
+// listProject decodes up to limit records of catalog bucket bk keyed
+// project + "/" + name, in name order after marker.
+func listProject[T any](s *Store, bk []byte, project, marker string, limit int, decode func(name string, v []byte) (T, error)) ([]T, error) {
+	var out []T
 	err := s.view(func(tx *bbolt.Tx) error {
-		b := catalogRead(tx, bkFlavors)
+		b := catalogRead(tx, bk)
 		if b == nil {
 			return nil
 		}
-		prefix := []byte(p.Project + "/")
+		prefix := []byte(project + "/")
 		c := b.Cursor()
-		for k, v := c.Seek(append(bytes.Clone(prefix), p.Marker...)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < p.Limit; k, v = c.Next() {
+		for k, v := c.Seek(append(bytes.Clone(prefix), marker...)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
 			name := string(k[len(prefix):])
-			if name == p.Marker {
+			if name == marker {
 				continue
 			}
-			f, err := decodeFlavor(p.Project, name, v)
+			r, err := decode(name, v)
 			if err != nil {
 				return err
 			}
-			out = append(out, f)
+			out = append(out, r)
 		}
 		return nil
 	})
