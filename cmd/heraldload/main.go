@@ -1,7 +1,9 @@
 // Command heraldload drives a Zaqar v2 server (heraldd, or Zaqar itself)
 // with 4 producers posting single 256-byte messages and 4 consumers
 // claiming 10 at a time and deleting each batch in one bulk DELETE, and
-// prints the end-to-end rate.
+// prints the end-to-end rate. It speaks HTTP/1.1 over one keep-alive
+// connection per producer and consumer (plain http:// only), so that
+// little of the machine goes to the client.
 //
 //	go run ./cmd/heraldd &
 //	go run ./cmd/heraldload -url http://127.0.0.1:8888 -messages 20000
@@ -44,7 +46,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	var o load.Options
 	fs := flag.NewFlagSet("heraldload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8888", "server base URL")
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8888", "server base URL (plain http://)")
 	fs.StringVar(&o.Queue, "queue", "load", "queue name")
 	fs.StringVar(&o.Project, "project", "load", "X-Project-ID")
 	fs.StringVar(&o.Token, "token", "", "X-Auth-Token to send (default $HERALD_TOKEN; none if both are empty)")

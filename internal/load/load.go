@@ -6,15 +6,13 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,9 +41,6 @@ type Options struct {
 	Batch int
 	// PostBatch is how many messages one POST carries. Zero means 1.
 	PostBatch int
-	// Client sends the requests. Nil means a client with enough idle
-	// connections per host for every goroutine.
-	Client *http.Client
 }
 
 // Result is what a run did.
@@ -60,10 +55,18 @@ type Result struct {
 func (r Result) Rate() float64 { return float64(r.Deleted) / r.Elapsed.Seconds() }
 
 // Run posts o.Messages and returns once consumers have deleted them all.
+// Every producer and consumer keeps one connection of its own (o.URL must
+// be plain http://).
 func Run(ctx context.Context, o Options) (Result, error) {
 	o = withDefaults(o)
-	c := &client{o: o, base: strings.TrimRight(o.URL, "/") + "/v2/queues/" + url.PathEscape(o.Queue), id: uuid()}
-	if err := c.do(ctx, http.MethodPut, "", nil, nil); err != nil {
+	t, err := newTarget(o)
+	if err != nil {
+		return Result{}, err
+	}
+	setup := t.conn()
+	err = setup.do(ctx, http.MethodPut, "", nil, nil)
+	setup.close()
+	if err != nil {
 		return Result{}, fmt.Errorf("create queue: %w", err)
 	}
 	msgs := make([]any, o.PostBatch)
@@ -80,6 +83,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var wg sync.WaitGroup
 	for range o.Producers {
 		wg.Go(func() {
+			c := t.conn()
+			defer c.close()
 			for posted.Add(int64(o.PostBatch)) <= int64(o.Messages) {
 				if err := c.do(ctx, http.MethodPost, "/messages", body, nil); err != nil {
 					errs <- fmt.Errorf("post: %w", err)
@@ -92,9 +97,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	for range o.Consumers {
 		wg.Go(func() {
+			c := t.conn()
+			defer c.close()
 			idle := time.Duration(0)
 			for deleted.Load() < int64(o.Messages) {
-				ids, err := c.claim(ctx)
+				ids, err := claim(ctx, c, o.Batch)
 				if err != nil {
 					errs <- fmt.Errorf("claim: %w", err)
 					cancel()
@@ -156,30 +163,19 @@ func withDefaults(o Options) Options {
 	if o.PostBatch == 0 {
 		o.PostBatch = 1
 	}
-	if o.Client == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = o.Producers + o.Consumers
-		o.Client = &http.Client{Transport: tr}
-	}
 	return o
 }
 
-type client struct {
-	o    Options
-	base string
-	id   string
-}
-
-// claim takes up to Batch messages with a blocking-free claim and returns
+// claim takes up to limit messages with a blocking-free claim and returns
 // their ids; a 204 (nothing to claim) returns none.
-func (c *client) claim(ctx context.Context) ([]string, error) {
+func claim(ctx context.Context, c *conn, limit int) ([]string, error) {
 	var out struct {
 		Messages []struct {
 			ID string `json:"id"`
 		} `json:"messages"`
 	}
 	body := []byte(`{"ttl": 60, "grace": 60}`)
-	if err := c.do(ctx, http.MethodPost, fmt.Sprintf("/claims?limit=%d", c.o.Batch), body, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/claims?limit="+strconv.Itoa(limit), body, &out); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(out.Messages))
@@ -187,41 +183,6 @@ func (c *client) claim(ctx context.Context) ([]string, error) {
 		ids[i] = m.ID
 	}
 	return ids, nil
-}
-
-// do sends one request and decodes a JSON answer into out if it is set
-// and the answer has a body.
-func (c *client) do(ctx context.Context, method, path string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Client-ID", c.id)
-	req.Header.Set("X-Project-ID", c.o.Project)
-	if c.o.Token != "" {
-		req.Header.Set("X-Auth-Token", c.o.Token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.o.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
-	}
-	if out != nil && len(data) > 0 {
-		return json.Unmarshal(data, out)
-	}
-	return nil
 }
 
 // uuid returns a random version-4 UUID, the Client-ID Zaqar wants.
