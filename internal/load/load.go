@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,13 +59,16 @@ func (r Result) Rate() float64 { return float64(r.Deleted) / r.Elapsed.Seconds()
 // Every producer and consumer keeps one connection of its own (o.URL must
 // be plain http://).
 func Run(ctx context.Context, o Options) (Result, error) {
-	o = withDefaults(o)
+	o, err := withDefaults(o)
+	if err != nil {
+		return Result{}, err
+	}
 	t, err := newTarget(o)
 	if err != nil {
 		return Result{}, err
 	}
-	setup := t.conn()
-	err = setup.do(ctx, http.MethodPut, "", nil, nil)
+	setup := t.conn(ctx)
+	err = setup.do(http.MethodPut, "", nil, nil)
 	setup.close()
 	if err != nil {
 		return Result{}, fmt.Errorf("create queue: %w", err)
@@ -76,6 +80,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	body, _ := json.Marshal(map[string]any{"messages": msgs})
 	var res Result
 	var posted, deleted atomic.Int64
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, o.Producers+o.Consumers)
@@ -83,10 +88,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var wg sync.WaitGroup
 	for range o.Producers {
 		wg.Go(func() {
-			c := t.conn()
+			c := t.conn(ctx)
 			defer c.close()
 			for posted.Add(int64(o.PostBatch)) <= int64(o.Messages) {
-				if err := c.do(ctx, http.MethodPost, "/messages", body, nil); err != nil {
+				if err := c.do(http.MethodPost, "/messages", body, nil); err != nil {
 					errs <- fmt.Errorf("post: %w", err)
 					cancel()
 					return
@@ -97,11 +102,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	for range o.Consumers {
 		wg.Go(func() {
-			c := t.conn()
+			c := t.conn(ctx)
 			defer c.close()
 			idle := time.Duration(0)
 			for deleted.Load() < int64(o.Messages) {
-				ids, err := claim(ctx, c, o.Batch)
+				ids, err := claim(c, o.Batch)
 				if err != nil {
 					errs <- fmt.Errorf("claim: %w", err)
 					cancel()
@@ -113,15 +118,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					// so idle consumers leave the CPU to the producers.
 					atomic.AddInt64(&res.EmptyClaims, 1)
 					idle = min(max(2*idle, 500*time.Microsecond), 20*time.Millisecond)
-					select {
-					case <-time.After(idle):
-					case <-ctx.Done():
+					if !pause(ctx, idle) {
 						return
 					}
 					continue
 				}
 				idle = 0
-				if err := c.do(ctx, http.MethodDelete, "/messages?ids="+strings.Join(ids, ","), nil, nil); err != nil {
+				if err := c.do(http.MethodDelete, "/messages?ids="+idList(ids), nil, nil); err != nil {
 					errs <- fmt.Errorf("delete: %w", err)
 					cancel()
 					return
@@ -135,10 +138,43 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res.Elapsed = time.Since(start)
 	res.Posted, res.Deleted = min(posted.Load(), int64(o.Messages)), deleted.Load()
 	close(errs)
-	return res, <-errs
+	if err := <-errs; err != nil {
+		return res, err
+	}
+	if res.Deleted < int64(o.Messages) {
+		// Stopped by parent before the end: consumers waiting out a
+		// backoff return without an error of their own.
+		return res, parent.Err()
+	}
+	return res, nil
 }
 
-func withDefaults(o Options) Options {
+// pause waits d and reports true, or reports false once ctx ends first.
+// Tests replace it.
+var pause = func(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// idList is ids as the value of a query parameter: escaped, so that ids
+// from the server cannot break the request line.
+func idList(ids []string) string {
+	esc := make([]string, len(ids))
+	for i, id := range ids {
+		esc[i] = url.QueryEscape(id)
+	}
+	return strings.Join(esc, ",")
+}
+
+// withDefaults fills in zero fields and refuses options a run could not
+// finish with.
+func withDefaults(o Options) (Options, error) {
 	if o.Queue == "" {
 		o.Queue = "load"
 	}
@@ -163,19 +199,27 @@ func withDefaults(o Options) Options {
 	if o.PostBatch == 0 {
 		o.PostBatch = 1
 	}
-	return o
+	switch {
+	case o.Producers < 0 || o.Consumers < 0 || o.Messages < 0 || o.Batch < 0 || o.PostBatch < 0:
+		return o, errors.New("load: counts must not be negative")
+	case o.Messages%o.PostBatch != 0:
+		// Producers post whole batches only; consumers would wait forever
+		// for the rest.
+		return o, fmt.Errorf("load: %d messages is not a multiple of %d per POST", o.Messages, o.PostBatch)
+	}
+	return o, nil
 }
 
 // claim takes up to limit messages with a blocking-free claim and returns
 // their ids; a 204 (nothing to claim) returns none.
-func claim(ctx context.Context, c *conn, limit int) ([]string, error) {
+func claim(c *conn, limit int) ([]string, error) {
 	var out struct {
 		Messages []struct {
 			ID string `json:"id"`
 		} `json:"messages"`
 	}
 	body := []byte(`{"ttl": 60, "grace": 60}`)
-	if err := c.do(ctx, http.MethodPost, "/claims?limit="+strconv.Itoa(limit), body, &out); err != nil {
+	if err := c.do(http.MethodPost, "/claims?limit="+strconv.Itoa(limit), body, &out); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(out.Messages))

@@ -2,9 +2,13 @@ package load_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -43,24 +47,100 @@ func TestRunWithToken(t *testing.T) {
 	require.Equal(t, "load", qs[0].Name)
 }
 
-// TestRunFullBatches moves messages in full claims of ten 256-byte bodies,
-// answers long enough that the server sends them chunked, through a server
-// that closes every connection after one answer, so every request dials
-// again.
-func TestRunFullBatches(t *testing.T) {
+// newServer serves the API on a memory store through wrap (nil: none),
+// counting the connections clients open, and configured by setup before it
+// starts.
+func newServer(t *testing.T, wrap func(http.Handler) http.Handler, setup func(*http.Server)) (*httptest.Server, *atomic.Int64) {
 	svc, err := herald.New(herald.Options{Store: memory.New(), SweepInterval: -1})
 	require.NoError(t, err)
-	defer func() { require.NoError(t, svc.Close()) }()
-	srv := httptest.NewUnstartedServer(httpapi.New(svc, httpapi.Options{}))
-	srv.Config.SetKeepAlivesEnabled(false)
+	t.Cleanup(func() { require.NoError(t, svc.Close()) })
+	var h http.Handler = httpapi.New(svc, httpapi.Options{})
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	var dials atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	if setup != nil {
+		setup(srv.Config)
+	}
 	srv.Start()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv, &dials
+}
+
+// TestRunFullBatches moves messages in full claims of ten, through a server
+// that closes every connection after one answer (Connection: close), so
+// every request dials again; a trailing slash on the URL is ignored.
+func TestRunFullBatches(t *testing.T) {
+	srv, dials := newServer(t, nil, func(s *http.Server) { s.SetKeepAlivesEnabled(false) })
 
 	r, err := load.Run(t.Context(), load.Options{URL: srv.URL + "/", Producers: 1, Consumers: 1, Messages: 40, PostBatch: 10})
 	require.NoError(t, err)
 	require.EqualValues(t, 40, r.Deleted)
 	require.EqualValues(t, 4, r.Posts)
-	require.GreaterOrEqual(t, r.Claims-r.EmptyClaims, int64(4))
+	require.EqualValues(t, 4, r.Deletes, "every claim took a whole POST's ten")
+	require.Equal(t, 1+r.Posts+r.Claims+r.Deletes, dials.Load())
+}
+
+// chunked makes every answer chunked: it drops Content-Length and flushes
+// after the first byte of the body.
+type chunked struct{ http.ResponseWriter }
+
+func (w chunked) WriteHeader(code int) {
+	w.Header().Del("Content-Length")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w chunked) Write(b []byte) (int, error) {
+	if len(b) < 2 {
+		return w.ResponseWriter.Write(b)
+	}
+	n, err := w.ResponseWriter.Write(b[:1])
+	if err != nil {
+		return n, err
+	}
+	w.ResponseWriter.(http.Flusher).Flush()
+	m, err := w.ResponseWriter.Write(b[1:])
+	return n + m, err
+}
+
+// TestRunChunkedAnswers reads claims answered with chunked bodies on
+// kept-alive connections: one per worker, plus the setup's.
+func TestRunChunkedAnswers(t *testing.T) {
+	wrap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(chunked{w}, r) })
+	}
+	srv, dials := newServer(t, wrap, nil)
+
+	r, err := load.Run(t.Context(), load.Options{URL: srv.URL, Producers: 2, Consumers: 2, Messages: 40, PostBatch: 10})
+	require.NoError(t, err)
+	require.EqualValues(t, 40, r.Deleted)
+	require.EqualValues(t, 1+2+2, dials.Load())
+}
+
+// TestRunIdleClosed: a server that closes each kept-alive connection as
+// soon as it goes idle, without saying so, costs a new connection per
+// request, not the run.
+func TestRunIdleClosed(t *testing.T) {
+	srv, dials := newServer(t, nil, func(s *http.Server) {
+		count := s.ConnState
+		s.ConnState = func(c net.Conn, st http.ConnState) {
+			count(c, st)
+			if st == http.StateIdle {
+				_ = c.Close()
+			}
+		}
+	})
+
+	r, err := load.Run(t.Context(), load.Options{URL: srv.URL, Producers: 1, Consumers: 1, Messages: 5})
+	require.NoError(t, err)
+	require.EqualValues(t, 5, r.Deleted)
+	require.Greater(t, dials.Load(), int64(1+2))
 }
 
 // TestRunCancelled stops a run whose requests never get an answer: the
@@ -89,9 +169,58 @@ func TestRunCancelled(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 }
 
+// TestRunCancelledWhileIdle: a run cancelled while its consumers back off
+// (nothing to claim) reports the cancellation, not success.
+func TestRunCancelledWhileIdle(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut || strings.HasSuffix(r.URL.Path, "/messages") {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent) // claims: never anything
+	}))
+	closed := make(chan struct{}, 3)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	load.SetPause(t, func(ctx context.Context, _ time.Duration) bool {
+		// Once the setup's and the producer's connections are closed,
+		// only this consumer is left, and it is backing off.
+		<-closed
+		<-closed
+		cancel()
+		<-ctx.Done()
+		return false
+	})
+	r, err := load.Run(ctx, load.Options{URL: srv.URL, Producers: 1, Consumers: 1, Messages: 1})
+	require.ErrorIs(t, err, context.Canceled)
+	require.EqualValues(t, 1, r.Posted)
+	require.Zero(t, r.Deleted)
+}
+
+// TestRunBadOptions: options a run could not finish with are refused.
+func TestRunBadOptions(t *testing.T) {
+	for _, o := range []load.Options{
+		{Messages: 15, PostBatch: 10},
+		{Messages: 5, PostBatch: 10},
+		{Producers: -1},
+		{Batch: -1},
+	} {
+		o.URL = "http://127.0.0.1:1"
+		_, err := load.Run(t.Context(), o)
+		require.ErrorContains(t, err, "load: ", "%+v", o)
+	}
+}
+
 // TestRunBadURL: the load generator speaks plain HTTP only.
 func TestRunBadURL(t *testing.T) {
-	for _, u := range []string{"https://127.0.0.1:1", "127.0.0.1:8888", "http://", "http://[::1"} {
+	for _, u := range []string{"https://127.0.0.1:1", "ftp://127.0.0.1:1", "127.0.0.1:8888", "http://", "http:///v2",
+		"http://[::1", "http://u:p@127.0.0.1:1", "http://127.0.0.1:1/?a=b", "http://127.0.0.1:1/#f"} {
 		_, err := load.Run(t.Context(), load.Options{URL: u})
 		require.ErrorContains(t, err, "load: URL", u)
 	}
