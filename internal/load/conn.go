@@ -75,7 +75,9 @@ func (t target) conn(ctx context.Context) *conn { return &conn{ctx: ctx, t: t} }
 //
 // A kept-alive connection the server closed while it was idle fails the
 // request before any answer: that request is sent once more on a new
-// connection, as http.Transport does.
+// connection. Unlike http.Transport this resends a POST too, so a server
+// that acted on a request and then dropped the connection unanswered
+// would get it twice: for a load generator, one extra message.
 func (c *conn) do(method, path string, body []byte, out any) error {
 	data, status, err := c.roundTrip(method, path, body)
 	if err != nil && c.ctx.Err() == nil && errors.Is(err, errIdleClosed) {
@@ -143,6 +145,7 @@ func (c *conn) roundTrip(method, path string, body []byte) ([]byte, int, error) 
 	return data, resp.StatusCode, err
 }
 
+// closedByPeer reports whether err says the server closed the connection.
 func closedByPeer(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
