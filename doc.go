@@ -33,6 +33,8 @@
 //
 // Bad input returns an error matching ErrInvalid (and a more specific
 // child) and changes nothing. The numbered rules cited in the docs (Q1, M4,
-// C3 …) are herald's design rules; each is proven by the store conformance
-// suite in store/storetest.
+// C3 …) are herald's design rules, defined in DESIGN.md at the root of the
+// repository (https://github.com/heraldmq/herald/blob/main/DESIGN.md);
+// each is proven by the store conformance suite in store/storetest or by
+// the tests TESTING.md lists.
 package herald

@@ -12,7 +12,11 @@ import (
 	"github.com/heraldmq/herald/store"
 )
 
-// ID identifies a message or a claim; see store.ID.
+// ID identifies a message or a claim (an alias of store.ID). It is a
+// 16-byte ULID: 48 bits of Unix milliseconds, then 80 bits that make it
+// unique. Message IDs increase per queue in commit order (M2); claim IDs
+// are fencing tokens (C3). The zero ID means "none". ParseID reads the
+// 26-character text form that String writes; IDs compare with ==.
 type ID = store.ID
 
 // ParseID parses the text form of an ID, or returns ErrInvalidID.

@@ -6,11 +6,27 @@ import (
 	"github.com/heraldmq/herald/store"
 )
 
-// Message is a stored message; see store.Message for its fields.
+// Message is a stored message as a read returns it (an alias of
+// store.Message). Its fields:
+//
+//	ID           ID        // ULID, increasing per queue in commit order (M2)
+//	Body         []byte    // the posted bytes; the caller owns the slice
+//	ClientID     string    // the poster's client id (M6 echo rule)
+//	Created      time.Time
+//	Expires      time.Time // end of life (M4); a claim may push it later (C2)
+//	VisibleAt    time.Time // when a delayed or released message becomes claimable
+//	ClaimID      ID        // the live claim holding it; zero if none
+//	ClaimExpires time.Time
+//	ClaimCount   int       // how many claims have taken it: the attempt number (C6)
+//	Checksum     uint32    // CRC32C of Body, checked on every read (M11)
 type Message = store.Message
 
-// Draft is a message to post; see store.Draft. Zero TTL and Delay take the
-// queue's defaults (then Limits.DefaultMessageTTL and no delay).
+// Draft is a message to post (an alias of store.Draft). Its fields:
+//
+//	Body    []byte        // copied on Post; at most Limits.MaxMessageSize (M3)
+//	TTL     time.Duration // zero: the queue's _default_message_ttl, else Limits.DefaultMessageTTL (1 h)
+//	Delay   time.Duration // hidden from claims this long (M5); zero: the queue's default, else none
+//	DedupID string        // a repeat within Limits.DedupWindow stores nothing and returns the first ID (M10)
 type Draft = store.Draft
 
 // ListOptions shape a message listing (M6).

@@ -12,8 +12,18 @@ import (
 // QueueOptions names.
 type Metadata map[string]any
 
-// QueueOptions are the reserved metadata keys, typed, so Go callers never
-// hand-write them; see store.QueueOptions.
+// QueueOptions are a queue's reserved metadata keys, typed, so Go callers
+// never hand-write them (an alias of store.QueueOptions; Queue.Options
+// reads them, Metadata.WithOptions writes them). The zero value of a field means
+// "not set". Its fields and the keys they stand for:
+//
+//	DefaultMessageTTL   time.Duration // _default_message_ttl
+//	DefaultMessageDelay time.Duration // _default_message_delay
+//	MaxPostSize         int           // _max_messages_post_size
+//	MaxClaimCount       int           // _max_claim_count (C6)
+//	DeadLetterQueue     string        // _dead_letter_queue (C6)
+//	DeadLetterTTL       time.Duration // _dead_letter_queue_messages_ttl; unset: the DLQ's default TTL, 1 h (M4)
+//	Flavor              string        // _flavor (P4)
 type QueueOptions = store.QueueOptions
 
 // WithOptions returns a copy of m with o's set fields written as their

@@ -252,7 +252,16 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	return st.QueueStats(ctx, store.QueueStatsParams{Queue: q.ref, Now: q.s.now()})
 }
 
-// Stats counts a queue's messages; see store.Stats.
+// Stats counts a queue's messages without scanning them (Q5; an alias of
+// store.Stats). Every unexpired message is in exactly one of Free,
+// Claimed and Delayed. Its fields:
+//
+//	Free    int64       // claimable now
+//	Claimed int64       // under a live claim
+//	Delayed int64       // unclaimed, not yet visible (M5, C5)
+//	Total   int64       // Free + Claimed + Delayed
+//	Oldest  *store.MessageRef // ID and Created of the oldest message; nil when Total is 0
+//	Newest  *store.MessageRef // the same for the newest
 type Stats = store.Stats
 
 // Purge removes every message of the queue, claimed ones too; their claims

@@ -11,12 +11,35 @@ import (
 )
 
 // Subscription ties a subscriber to a queue (S1): every message posted to
-// the queue is delivered to it at least once (S2). Subscriber is an
-// http:// or https:// webhook URL, or a mailto: address.
+// the queue is delivered to it at least once (S2). It is an alias of
+// store.Subscription; its fields:
+//
+//	ID         ID
+//	Queue      store.QueueRef  // project and queue name
+//	Subscriber string          // http(s):// webhook URL or mailto: address
+//	TTL        time.Duration   // lifetime from Created (default 1 h)
+//	Options    json.RawMessage // a JSON object: post_headers, secret, _retry_policy, …
+//	Confirmed  bool            // false: nothing is delivered yet (S5)
+//	Created    time.Time
+//	Expires    time.Time
 type Subscription = store.Subscription
 
-// Delivery is one message on its way to one subscription; see
-// store.Delivery.
+// Delivery is one message on its way to one subscription (an alias of
+// store.Delivery); Queue.FailedDeliveries lists the ones that gave up.
+// Its fields:
+//
+//	ID           ID
+//	Subscription ID
+//	Subscriber   string
+//	Queue        store.QueueRef
+//	Message      ID            // the posted message; Body and TTL are copied from it
+//	Body         []byte
+//	TTL          time.Duration
+//	Attempts     int           // attempts that did not deliver
+//	NextAttempt  time.Time     // when it is due, or when it was last tried if Failed
+//	Failed       bool          // the retry policy gave up (S3)
+//	LastError    string        // why the last attempt did not deliver
+//	Created      time.Time
 type Delivery = store.Delivery
 
 // SubscribeOptions shape a new subscription.
