@@ -105,9 +105,10 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 // handled, deletes a message when its handler returns nil, and releases it
 // with a backoff delay when the handler fails.
 //
-// A message that fails o.MaxAttempts times (by default the queue's
-// _max_claim_count) is given up: moved to the queue's dead-letter queue in
-// one step with its delete, or dropped if the queue has none. Either is
+// A message whose last attempt fails (o.MaxAttempts or the queue's
+// _max_claim_count, the smaller of those set), or whose handler returns
+// Permanent, is given up: moved to the queue's dead-letter queue in one
+// step with its delete, or dropped if the queue has none. Either is
 // logged with the message's ID, its attempts and the last handler error;
 // messages the store moves by C6 (their last claim ended without a handler
 // error) are logged too. A dead-lettered message keeps its own expiry —

@@ -154,7 +154,7 @@ func TestConsumeDeadLetterIsLogged(t *testing.T) {
 // A message whose last claim ended without a handler error (here a
 // lease that lapsed) is moved by the store on its next claim (C6); the
 // claim that moves it logs it, through Consume or by hand.
-func TestStoreDeadLetterMoveIsLogged(t *testing.T) {
+func TestConsumeLogsStoreDeadLetterMoves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svcLog, svcBuf := quietLog()
 		svc := newService(t, func(o *herald.Options) { o.Logger = svcLog })
@@ -319,7 +319,7 @@ func TestConsumeRetryAfterNegative(t *testing.T) {
 
 // Permanent(nil) is nil; RetryAfter(nil, d) still asks for a retry; the
 // wrappers keep the error for errors.Is and say what they ask.
-func TestRetryWrappers(t *testing.T) {
+func TestConsumeRetryWrappers(t *testing.T) {
 	require.NoError(t, herald.Permanent(nil))
 	base := errors.New("base")
 	for err, text := range map[error]string{
