@@ -19,9 +19,9 @@ import (
 // its stack, and counts as an error.
 //
 // m.ClaimCount is the attempt number: 1 the first time. It counts the
-// claims whose consumer started the message (J1): a crash or a lost lease
-// mid-handler counts, a message handed back unstarted when Consume stops
-// does not. ctx carries the values of Consume's ctx but not its cancellation: it
+// claims whose consumer started the message (J1): a crash, a lost lease
+// or a stop deadline mid-handler counts, a message handed back unstarted
+// when Consume stops does not. ctx carries the values of Consume's ctx but not its cancellation: it
 // ends only when a stop's ConsumeOptions.StopTimeout runs out.
 type Handler func(ctx context.Context, m Message) error
 

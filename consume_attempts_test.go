@@ -332,3 +332,43 @@ func TestConsumeRetryWrappers(t *testing.T) {
 	}
 	require.EqualError(t, herald.RetryAfter(nil, time.Second), "retry after 1s")
 }
+
+// Consume's own dead-letter move keeps what a C6 move keeps: the body, the
+// client ID and the message's expiry, unless the queue sets a dead-letter
+// TTL, which then counts from the move.
+func TestConsumeDeadLetterKeepsExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newService(t)
+		ctx := t.Context()
+		for _, dlTTL := range []time.Duration{0, 48 * time.Hour} {
+			name := "ttl" + strconv.Itoa(int(dlTTL.Hours()))
+			q := svc.Queue(name)
+			_, err := q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{DeadLetterQueue: name + ".dead", DeadLetterTTL: dlTTL}))
+			require.NoError(t, err)
+			posted := time.Now()
+			_, err = q.WithClientID("producer-1").Post(ctx, herald.Draft{Body: []byte("x"), TTL: 10 * time.Minute})
+			require.NoError(t, err)
+			time.Sleep(time.Minute)
+			log, _ := quietLog()
+			cctx, cancel := context.WithCancel(ctx)
+			var moved time.Time
+			done := consumeAsync(cctx, q, func(context.Context, herald.Message) error {
+				moved = time.Now()
+				return herald.Permanent(errors.New("no"))
+			}, herald.ConsumeOptions{Logger: log})
+			drain(t, q)
+			cancel()
+			require.NoError(t, <-done)
+			dead, err := svc.Queue(name+".dead").List(ctx, herald.ListOptions{})
+			require.NoError(t, err)
+			require.Len(t, dead, 1)
+			require.Equal(t, "x", string(dead[0].Body))
+			require.Equal(t, "producer-1", dead[0].ClientID)
+			want := posted.Add(10 * time.Minute)
+			if dlTTL > 0 {
+				want = moved.Add(dlTTL)
+			}
+			require.True(t, want.Equal(dead[0].Expires), "%s: dead letter expires %v, want %v", name, dead[0].Expires, want)
+		}
+	})
+}
