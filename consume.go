@@ -21,8 +21,9 @@ import (
 // m.ClaimCount is the attempt number: 1 the first time. It counts the
 // claims whose consumer started the message (J1): a crash, a lost lease
 // or a stop deadline mid-handler counts, a message handed back unstarted
-// when Consume stops does not. ctx carries the values of Consume's ctx but not its cancellation: it
-// ends only when a stop's ConsumeOptions.StopTimeout runs out.
+// when Consume stops does not. ctx carries the values of Consume's ctx but
+// not its cancellation: it ends only when a stop's
+// ConsumeOptions.StopTimeout runs out.
 type Handler func(ctx context.Context, m Message) error
 
 // ConsumeOptions tune Consume. The zero value runs one handler at a time
@@ -129,12 +130,12 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 //
 // When ctx ends (or the Service closes) Consume stops claiming, hands
 // claimed but unstarted messages back at once (without counting an
-// attempt), lets running handlers
-// finish for up to o.StopTimeout, then cancels their context, releases
-// what they still hold and waits for them to return. It returns nil after
-// a stop through ctx, ErrClosed after one through Service.Close, and
-// otherwise the store error that stopped it (the same graceful stop
-// happens first). Calling Service.Close from a handler deadlocks.
+// attempt), lets running handlers finish for up to o.StopTimeout, then
+// cancels their context, releases what they still hold and waits for them
+// to return. It returns nil after a stop through ctx, ErrClosed after one
+// through Service.Close, and otherwise the store error that stopped it
+// (the same graceful stop happens first). Calling Service.Close from a
+// handler deadlocks.
 func (q *Queue) Consume(ctx context.Context, h Handler, o ConsumeOptions) error {
 	if h == nil {
 		return store.Errorf(ErrInvalid, "consume of %q: nil handler", q.ref.Name)
