@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/heraldmq/herald/store"
@@ -97,8 +98,11 @@ func (l *Limits) checkClaimTTL(ttl time.Duration) error {
 // for one (C7); a wait that ends empty-handed is not an error, but ctx
 // ending is. Messages claimed too often move to the dead-letter queue
 // instead (C6).
+//
+// Each move is logged (Options.Logger) with the message's ID, its claim
+// count and the dead-letter queue.
 func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
-	return q.claim(ctx, o, store.CreateClaimParams{})
+	return q.claim(ctx, o, store.CreateClaimParams{}, q.s.log)
 }
 
 // DeleteAndClaim deletes ids under this claim (M8, as Delete does) and
@@ -123,11 +127,12 @@ func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (
 	if err != nil {
 		return nil, err
 	}
-	return q.claim(ctx, o, store.CreateClaimParams{Delete: ids, DeleteClaim: c.ID})
+	return q.claim(ctx, o, store.CreateClaimParams{Delete: ids, DeleteClaim: c.ID}, q.s.log)
 }
 
-// claim is Queue.Claim with p's Delete, if any, done by the first attempt.
-func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimParams) (*Claim, error) {
+// claim is Queue.Claim with p's Delete, if any, done by the first attempt;
+// dead-letter moves are logged to log.
+func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimParams, log *slog.Logger) (*Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // before the store: a claim counts against _max_claim_count
 	}
@@ -148,7 +153,7 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 	}
 	p.Queue, p.TTL, p.Grace, p.Limit = q.ref, o.TTL, o.Grace, o.Limit
 	if o.Wait == 0 {
-		return q.tryClaim(ctx, p)
+		return q.tryClaim(ctx, p, log)
 	}
 
 	w := q.s.waiters
@@ -158,7 +163,7 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 	defer timeout.Stop()
 	for {
 		wake := w.channel(q.ref) // before trying, so no wake-up is missed
-		c, err := q.tryClaim(ctx, p)
+		c, err := q.tryClaim(ctx, p, log)
 		if err != nil || len(c.Messages) > 0 {
 			return c, err
 		}
@@ -178,7 +183,7 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 // tryClaim makes one claim attempt and arranges the wake-ups it implies.
 // It finds the queue's pool afresh each time: a queue a waiting claimer
 // found nowhere may have been placed since.
-func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams) (*Claim, error) {
+func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams, log *slog.Logger) (*Claim, error) {
 	e, err := q.entry(ctx)
 	if err != nil {
 		return nil, err
@@ -193,6 +198,7 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams) (*Claim
 			q.s.adoptDeadLetters(ctx, q.ref, e, r.DeadLetterQueue)
 		}
 		q.s.waiters.wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue})
+		q.logDeadLetters(log, &r)
 	}
 	if len(r.Messages) == 0 {
 		if !r.NextReady.IsZero() && q.s.waiters.has(q.ref) {
@@ -205,6 +211,22 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams) (*Claim
 		ID: r.Claim.ID, Messages: r.Messages, TTL: r.Claim.TTL, Grace: r.Claim.Grace,
 		Expires: r.Claim.Expires, q: q,
 	}, nil
+}
+
+// logDeadLetters logs the C6 moves of a claim. The store made them, so
+// no handler error is known here: the message's last claim ended without
+// one being reported (Consume moves a message itself when its last
+// attempt fails, and logs that error).
+func (q *Queue) logDeadLetters(log *slog.Logger, r *store.ClaimResult) {
+	const msg = "herald: message moved to the dead-letter queue: claimed _max_claim_count times (C6)"
+	if len(r.DeadLetters) == 0 { // a store that does not name them
+		log.Warn(msg, "queue", q.ref.Name, "messages", r.DeadLettered, "dead_letter_queue", r.DeadLetterQueue)
+		return
+	}
+	for _, d := range r.DeadLetters {
+		log.Warn(msg, "queue", q.ref.Name, "message", d.ID, "attempts", d.ClaimCount,
+			"dead_letter_queue", r.DeadLetterQueue, "dead_letter_id", d.NewID)
+	}
 }
 
 // wakeAt makes the scheduler wake the queue's sleepers at t, if it has any.
@@ -265,6 +287,12 @@ func (c *Claim) Renew(ctx context.Context, ttl time.Duration) error {
 // and keeps the rest (ids it does not hold are skipped); it ends once it
 // holds none. Releasing an expired claim does nothing.
 func (c *Claim) Release(ctx context.Context, delay time.Duration, ids ...ID) error {
+	return c.release(ctx, delay, false, ids)
+}
+
+// release is Release; unstarted gives back the claim count the claim
+// added to each message it frees (J1).
+func (c *Claim) release(ctx context.Context, delay time.Duration, unstarted bool, ids []ID) error {
 	q, err := c.live("release")
 	if err != nil {
 		return nil // nothing is held: releasing it is a no-op
@@ -281,7 +309,7 @@ func (c *Claim) Release(ctx context.Context, delay time.Duration, ids ...ID) err
 	if err := q.s.limits.checkCount(len(ids), "number of ids"); len(ids) > 0 && err != nil {
 		return err
 	}
-	if err := st.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q.ref, Claim: c.ID, Delay: delay, IDs: ids, Now: now}); err != nil {
+	if err := st.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q.ref, Claim: c.ID, Delay: delay, IDs: ids, Unstarted: unstarted, Now: now}); err != nil {
 		return err
 	}
 	if delay == 0 {

@@ -18,10 +18,12 @@ import (
 // Permanent to give up on the message. A panic is recovered, logged with
 // its stack, and counts as an error.
 //
-// m.ClaimCount is the attempt number: 1 the first time. It counts claims,
-// so a message handed back unstarted when Consume stops counts one too.
-// ctx carries the values of Consume's ctx but not its cancellation: it
-// ends only when a stop's ConsumeOptions.StopTimeout runs out.
+// m.ClaimCount is the attempt number: 1 the first time. It counts the
+// claims whose consumer started the message (J1): a crash, a lost lease
+// or a stop deadline mid-handler counts, a message handed back unstarted
+// when Consume stops does not. ctx carries the values of Consume's ctx but
+// not its cancellation: it ends only when a stop's
+// ConsumeOptions.StopTimeout runs out.
 type Handler func(ctx context.Context, m Message) error
 
 // ConsumeOptions tune Consume. The zero value runs one handler at a time
@@ -41,6 +43,17 @@ type ConsumeOptions struct {
 	LeaseTTL time.Duration
 	// Backoff is the delay before a failed message is tried again.
 	Backoff Backoff
+	// MaxAttempts caps the attempts on one message: once attempt
+	// MaxAttempts has failed, Consume gives the message up as for
+	// Permanent (to the queue's dead-letter queue if it has one, else
+	// dropped), and a message claimed again after that many attempts
+	// ended without a handler error (a crash, a lost lease) is given up
+	// without running. Zero means the queue's _max_claim_count
+	// (QueueOptions.MaxClaimCount), even without a dead-letter queue;
+	// when both are set the smaller wins, since with a dead-letter queue
+	// a claim never hands a message out more than _max_claim_count times
+	// (C6). Neither set: no cap. Negative is invalid.
+	MaxAttempts int
 	// StopTimeout is how long running handlers may go on after ctx ends
 	// (or the Service closes) before their context is cancelled. Zero
 	// means 30 s.
@@ -72,6 +85,8 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 		return store.Errorf(ErrInvalid, "consume concurrency %d: negative", o.Concurrency)
 	case o.StopTimeout < 0:
 		return store.Errorf(ErrInvalid, "consume stop timeout %v: negative", o.StopTimeout)
+	case o.MaxAttempts < 0:
+		return store.Errorf(ErrInvalid, "consume max attempts %d: negative", o.MaxAttempts)
 	}
 	if err := l.checkCount(o.Batch, "consume batch"); err != nil {
 		return err
@@ -89,8 +104,24 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 // blocking claim (no polling), runs up to o.Concurrency handlers at once,
 // keeps each claim alive with a heartbeat while its messages are being
 // handled, deletes a message when its handler returns nil, and releases it
-// with a backoff delay when the handler fails. The queue's
-// _max_claim_count and _dead_letter_queue apply as to any claim (C6).
+// with a backoff delay when the handler fails.
+//
+// A message whose last attempt fails (o.MaxAttempts or the queue's
+// _max_claim_count, the smaller of those set), or whose handler returns
+// Permanent, is given up: moved to the queue's dead-letter queue in one
+// step with its delete, or dropped if the queue has none. Either is
+// logged with the message's ID, its attempts and the last handler error;
+// messages the store moves by C6 (their last claim ended without a handler
+// error) are logged too. A dead-lettered message keeps its own expiry —
+// by default one hour after it was posted (Limits.DefaultMessageTTL) — so
+// a dead letter nobody reads within that time silently expires. Set the
+// queue's _dead_letter_queue_messages_ttl to keep them longer:
+//
+//	q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{
+//		MaxClaimCount:   5,
+//		DeadLetterQueue: "jobs.dead",
+//		DeadLetterTTL:   14 * 24 * time.Hour, // counted from the move
+//	}))
 //
 // A message is deleted only after its handler returned nil; if the process
 // dies before that delete is durable, the message is handled again once
@@ -98,12 +129,13 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 // Service.Tx to record their effect and the delete in one step.
 //
 // When ctx ends (or the Service closes) Consume stops claiming, hands
-// claimed but unstarted messages back at once, lets running handlers
-// finish for up to o.StopTimeout, then cancels their context, releases
-// what they still hold and waits for them to return. It returns nil after
-// a stop through ctx, ErrClosed after one through Service.Close, and
-// otherwise the store error that stopped it (the same graceful stop
-// happens first). Calling Service.Close from a handler deadlocks.
+// claimed but unstarted messages back at once (without counting an
+// attempt), lets running handlers finish for up to o.StopTimeout, then
+// cancels their context, releases what they still hold and waits for them
+// to return. It returns nil after a stop through ctx, ErrClosed after one
+// through Service.Close, and otherwise the store error that stopped it
+// (the same graceful stop happens first). Calling Service.Close from a
+// handler deadlocks.
 func (q *Queue) Consume(ctx context.Context, h Handler, o ConsumeOptions) error {
 	if h == nil {
 		return store.Errorf(ErrInvalid, "consume of %q: nil handler", q.ref.Name)
@@ -218,7 +250,7 @@ const feedWait = time.Minute
 // Concurrency, so messages reach handlers without a hand-off each.
 func (c *consumer) feed(ctx context.Context) error {
 	for ctx.Err() == nil { // a claim made after the stop would cost a claim count
-		cl, err := c.q.Claim(ctx, ClaimOptions{TTL: c.o.LeaseTTL, Limit: c.o.Batch, Wait: feedWait})
+		cl, err := c.q.claim(ctx, ClaimOptions{TTL: c.o.LeaseTTL, Limit: c.o.Batch, Wait: feedWait}, store.CreateClaimParams{}, c.o.Logger)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -255,7 +287,7 @@ func (l *lease) take() (Message, bool) {
 }
 
 // releaseUnstarted gives back at once the messages of every lease that no
-// handler has started.
+// handler has started, with their claim counts as they were before (J1).
 func (c *consumer) releaseUnstarted() {
 	for _, l := range c.held() {
 		l.mu.Lock()
@@ -267,30 +299,66 @@ func (c *consumer) releaseUnstarted() {
 			for i, m := range rest {
 				ids[i] = m.ID
 			}
-			c.release(l, 0, ids...)
+			c.handBack(l, 0, true, ids...)
 		}
 	}
 }
 
 // handle runs the handler on one message of l and settles the message.
 func (c *consumer) handle(l *lease, m Message) {
+	if m.ClaimCount > 1 {
+		// Attempts may have ended without a failure reported here.
+		opts, oerr := c.q.Options(c.opCtx)
+		if limit := c.maxAttempts(opts, oerr); limit > 0 && m.ClaimCount > limit {
+			c.giveUp(l, m, opts, oerr, errAttemptsUsed, "its attempts are used up", limit)
+			return
+		}
+	}
 	err := c.call(l.ctx, m)
 	switch {
 	case err == nil:
 		c.ack(l, m.ID)
+		return
 	case c.hctx.Err() != nil:
 		// Cut short by the stop deadline: not the message's fault, so
-		// no backoff.
+		// no backoff; but it was started, so the attempt counts.
 		c.release(l, 0, m.ID)
+		return
+	}
+	opts, oerr := c.q.Options(c.opCtx)
+	limit := c.maxAttempts(opts, oerr)
+	delay, retry := retryOf(err, c.o.Backoff, m.ClaimCount, c.q.s.limits.MaxMessageDelay)
+	switch {
+	case !retry:
+		c.giveUp(l, m, opts, oerr, err, "the handler gave up", limit)
+	case limit > 0 && m.ClaimCount >= limit:
+		c.giveUp(l, m, opts, oerr, err, "its last attempt failed", limit)
 	default:
-		delay, retry := retryOf(err, c.o.Backoff, m.ClaimCount, c.q.s.limits.MaxMessageDelay)
-		if !retry {
-			c.giveUp(l, m, err)
-			return
-		}
-		c.log.Warn("herald: handler failed; will retry", "message", m.ID, "attempt", m.ClaimCount, "retry_in", delay, "err", err)
+		c.log.Warn("herald: handler failed; will retry", "message", m.ID, "attempt", m.ClaimCount,
+			"max_attempts", limit, "retry_in", delay, "err", err)
 		c.release(l, delay, m.ID)
 	}
+}
+
+// errAttemptsUsed is the cause given for a message claimed again after
+// its last attempt ended without a handler error.
+var errAttemptsUsed = errors.New("its last attempt ended without a handler error (a crash, a lost lease or a stop)")
+
+// maxAttempts is the cap on attempts (zero: none): o.MaxAttempts or the
+// queue's _max_claim_count, the smaller of those set. Without the queue's
+// options (oerr) it is o.MaxAttempts.
+func (c *consumer) maxAttempts(opts QueueOptions, oerr error) int {
+	n := opts.MaxClaimCount
+	if oerr != nil {
+		n = 0
+	}
+	switch {
+	case n == 0:
+		return c.o.MaxAttempts
+	case c.o.MaxAttempts == 0:
+		return n
+	}
+	return min(n, c.o.MaxAttempts)
 }
 
 // call runs the handler, turning a panic into an error.
@@ -392,36 +460,65 @@ func (c *consumer) deleteHandled(l *lease, batch []ID) {
 
 // release hands messages back, visible after delay, and stops holding them.
 func (c *consumer) release(l *lease, delay time.Duration, ids ...ID) {
-	if err := l.c.Release(c.opCtx, delay, ids...); err != nil {
+	c.handBack(l, delay, false, ids...)
+}
+
+// handBack is release; unstarted takes back the attempt each message's
+// claim counted (J1).
+func (c *consumer) handBack(l *lease, delay time.Duration, unstarted bool, ids ...ID) {
+	if err := l.c.release(c.opCtx, delay, unstarted, ids); err != nil {
 		c.log.Warn("herald: could not release messages; they return when the claim expires", "messages", len(ids), "err", err)
 	}
 	c.settle(l, len(ids))
 }
 
-// giveUp moves a message whose handler asked for no retry to the queue's
+// giveUp moves a message that will not be tried again to the queue's
 // dead-letter queue, in one step with its delete, or deletes it if the
-// queue has none.
-func (c *consumer) giveUp(l *lease, m Message, cause error) {
+// queue has none; why says what ended it, cause is the last handler
+// error. opts are the queue's options, unknown if oerr is set: then the
+// message is left under its claim, to come back when the claim expires.
+//
+// The dead letter keeps the message's body, client ID and expiry (or
+// gets _dead_letter_queue_messages_ttl), as a C6 move does. Messages have
+// no headers yet, so the reason lives only in the log.
+func (c *consumer) giveUp(l *lease, m Message, opts QueueOptions, oerr error, cause error, why string, limit int) {
 	defer c.settle(l, 1)
-	opts, err := c.q.Options(c.opCtx)
-	if err == nil && opts.DeadLetterQueue != "" {
-		dlq := c.q.s.Project(c.q.ref.Project).Queue(opts.DeadLetterQueue)
-		_, err = c.q.s.Tx(c.opCtx, func(tx *Tx) error {
-			tx.Post(dlq, Draft{Body: m.Body, TTL: opts.DeadLetterTTL})
+	err := oerr
+	switch {
+	case err != nil:
+	case opts.DeadLetterQueue != "":
+		dlq := c.q.s.Project(c.q.ref.Project).Queue(opts.DeadLetterQueue).WithClientID(m.ClientID)
+		var ids [][]ID
+		ids, err = c.q.s.Tx(c.opCtx, func(tx *Tx) error {
+			tx.Post(dlq, Draft{Body: m.Body, TTL: c.deadLetterTTL(m, opts)})
 			tx.DeleteClaimed(l.c, m.ID)
 			return nil
 		})
 		if err == nil {
-			c.log.Warn("herald: handler gave up; message dead-lettered", "message", m.ID, "attempt", m.ClaimCount, "dead_letter_queue", dlq.Name(), "err", cause)
+			c.log.Warn("herald: message dead-lettered: "+why, "message", m.ID, "attempts", m.ClaimCount,
+				"max_attempts", limit, "dead_letter_queue", dlq.Name(), "dead_letter_id", ids[0][0], "err", cause)
 			return
 		}
-	} else if err == nil {
+	default:
 		if err = l.c.Delete(c.opCtx, m.ID); err == nil {
-			c.log.Error("herald: handler gave up; message dropped (the queue has no dead-letter queue)", "message", m.ID, "attempt", m.ClaimCount, "err", cause)
+			c.log.Error("herald: message dropped (the queue has no dead-letter queue): "+why, "message", m.ID,
+				"attempts", m.ClaimCount, "max_attempts", limit, "err", cause)
 			return
 		}
 	}
-	c.log.Warn("herald: could not give up on a message; it comes back when its claim expires", "message", m.ID, "err", err, "cause", cause)
+	c.log.Warn("herald: could not give up on a message; it comes back when its claim expires", "message", m.ID,
+		"attempts", m.ClaimCount, "err", err, "cause", cause)
+}
+
+// deadLetterTTL is the TTL of m's dead letter: the queue's
+// _dead_letter_queue_messages_ttl, else what is left of m's own (C6),
+// within the message TTL limits.
+func (c *consumer) deadLetterTTL(m Message, opts QueueOptions) time.Duration {
+	if opts.DeadLetterTTL > 0 {
+		return opts.DeadLetterTTL
+	}
+	l := &c.q.s.limits
+	return min(max(m.Expires.Sub(c.q.s.now()), l.MinMessageTTL), l.MaxMessageTTL)
 }
 
 // settle marks n messages of l given back or given up; the handled rest

@@ -399,6 +399,7 @@ func TestConsumeBadOptions(t *testing.T) {
 		{"batch over limit", q, ok, herald.ConsumeOptions{Batch: 1001}, herald.ErrInvalidLimit},
 		{"lease too short", q, ok, herald.ConsumeOptions{LeaseTTL: time.Millisecond}, herald.ErrInvalidTTL},
 		{"negative stop timeout", q, ok, herald.ConsumeOptions{StopTimeout: -1}, herald.ErrInvalid},
+		{"negative max attempts", q, ok, herald.ConsumeOptions{MaxAttempts: -1}, herald.ErrInvalid},
 		{"backoff max over max delay", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Max: time.Hour}}, herald.ErrInvalidDelay},
 		{"backoff min over max", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Min: 2 * time.Second, Max: time.Second}}, herald.ErrInvalidDelay},
 		{"backoff factor", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Factor: 0.5}}, herald.ErrInvalid},

@@ -79,27 +79,49 @@ func (b Backoff) filled(maxDelay time.Duration) Backoff {
 
 // RetryAfter wraps a handler's error to have its message tried again after
 // exactly d instead of the backoff (capped at Limits.MaxMessageDelay). A
-// zero d retries at once.
+// zero d retries at once. A negative d (a deadline already past, say)
+// means the backoff's delay, as for an unwrapped error: taking it as zero
+// would retry a message that keeps failing in a hot loop. A nil err still
+// asks for the retry. Attempts stay capped by ConsumeOptions.MaxAttempts.
 func RetryAfter(err error, d time.Duration) error {
-	return &retryError{err: err, delay: max(d, 0)}
+	if d < 0 {
+		return &retryError{err: err, backoff: true}
+	}
+	return &retryError{err: err, delay: d}
 }
 
 // Permanent wraps a handler's error to say that trying again cannot help:
 // the message goes to the queue's dead-letter queue if it has one, and is
-// deleted otherwise.
-func Permanent(err error) error { return &retryError{err: err, permanent: true} }
+// deleted otherwise. Permanent(nil) is nil, like the nil error it wraps:
+// the handler succeeded and its message is deleted.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &retryError{err: err, permanent: true}
+}
 
 type retryError struct {
 	err       error
 	delay     time.Duration
+	backoff   bool // RetryAfter with a negative delay
 	permanent bool
 }
 
 func (e *retryError) Error() string {
-	if e.permanent {
-		return fmt.Sprintf("permanent: %v", e.err)
+	var what string
+	switch {
+	case e.permanent:
+		what = "permanent"
+	case e.backoff:
+		what = "retry after the backoff"
+	default:
+		what = fmt.Sprintf("retry after %v", e.delay)
 	}
-	return fmt.Sprintf("retry after %v: %v", e.delay, e.err)
+	if e.err == nil {
+		return what
+	}
+	return what + ": " + e.err.Error()
 }
 
 func (e *retryError) Unwrap() error { return e.err }
@@ -109,7 +131,7 @@ func (e *retryError) Unwrap() error { return e.err }
 func retryOf(err error, b Backoff, attempt int, maxDelay time.Duration) (delay time.Duration, retry bool) {
 	var r *retryError
 	switch {
-	case !errors.As(err, &r):
+	case !errors.As(err, &r) || r.backoff:
 		return b.Delay(attempt), true
 	case r.permanent:
 		return 0, false

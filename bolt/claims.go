@@ -117,6 +117,8 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 				return res, err
 			}
 			r := m.r
+			nid := w.nextID(now)
+			res.DeadLetters = append(res.DeadLetters, store.DeadLetter{ID: m.id, NewID: nid, ClaimCount: int(r.claimCount)})
 			r.claimCount, r.claim, r.claimExp = 0, store.ID{}, 0
 			r.visibleAt = now
 			if o.DeadLetterTTL > 0 {
@@ -124,7 +126,7 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 			}
 			// The record still points into the old page; encode copies it
 			// before the page can be reused.
-			if err := d.insert(w.nextID(now), &r, now); err != nil {
+			if err := d.insert(nid, &r, now); err != nil {
 				return res, err
 			}
 		}
@@ -325,6 +327,11 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 		if c == nil || err != nil {
 			return err
 		}
+		if p.Unstarted {
+			if err := q.uncount(p.Claim, p.IDs); err != nil {
+				return err
+			}
+		}
 		visible := now + int64(p.Delay)
 		if len(p.IDs) > 0 {
 			return q.releaseSome(p.Claim, c, p.IDs, now, visible)
@@ -372,6 +379,35 @@ func (q *wq) releaseSome(cid store.ID, c *claimRec, ids []store.ID, now, visible
 		return q.dropClaim(cid, c)
 	}
 	return q.claims.Put(bytes.Clone(cid[:]), c.encode())
+}
+
+// uncount takes back the claim count that claim cid added to each of its
+// messages among ids, or to all of them when ids is empty (J1), before a
+// release of unstarted work. The release that follows rewrites the same
+// records in this transaction, so the extra write costs no I/O.
+func (q *wq) uncount(cid store.ID, ids []store.ID) error {
+	if len(ids) == 0 {
+		ids = q.claimMembers(cid)
+	}
+	seen := make(map[store.ID]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, ok, err := q.rec(id)
+		if err != nil {
+			return err
+		}
+		if !ok || r.claim != cid || r.claimCount == 0 {
+			continue
+		}
+		r.claimCount--
+		if err := q.putRec(id, &r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // idleClaim reports idle when CreateClaim would find nothing to claim and

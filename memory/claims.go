@@ -153,10 +153,13 @@ func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.Crea
 	}
 	if len(moved) > 0 {
 		td := time.Unix(0, dnow)
-		for _, m := range moved {
+		res.DeadLetters = make([]store.DeadLetter, len(moved))
+		for i, m := range moved {
 			m.state = stGone // already out of ready
 			q.remove(m)
+			old := m.k.id()
 			m.k = keyOf(s.ids.Next(td))
+			res.DeadLetters[i] = store.DeadLetter{ID: old, NewID: m.k.id(), ClaimCount: int(m.count)}
 		}
 	}
 	s.idMu.Unlock()
@@ -365,6 +368,9 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 		q.mu.Unlock()
 		return nil
 	}
+	if p.Unstarted {
+		q.uncount(c, p.IDs)
+	}
 	visible := now + int64(p.Delay)
 	if len(p.IDs) > 0 {
 		q.releaseSome(c, p.IDs, visible)
@@ -400,5 +406,32 @@ func (q *queue) releaseSome(c *claim, ids []store.ID, visible int64) {
 		m.visibleAt = visible
 		q.unhold(m)
 		q.place(m)
+	}
+}
+
+// uncount takes back the claim count that claim c added to each of its
+// messages among ids, or to all of them when ids is empty (J1), before a
+// release of unstarted work. A repeated ID is taken once.
+func (q *queue) uncount(c *claim, ids []store.ID) {
+	if len(ids) == 0 {
+		for _, m := range c.live() {
+			m.count = max(m.count-1, 0)
+		}
+		return
+	}
+	seen := make(map[key]bool, len(ids))
+	for _, id := range ids {
+		k := keyOf(id)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		m := c.find(k)
+		if m == nil {
+			if m = q.findMsg(k); m == nil || m.claim != c {
+				continue
+			}
+		}
+		m.count = max(m.count-1, 0)
 	}
 }

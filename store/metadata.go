@@ -31,9 +31,15 @@ type QueueOptions struct {
 	// MaxClaimCount and DeadLetterQueue together turn on dead-lettering
 	// (C6): a message claimed MaxClaimCount times moves to DeadLetterQueue
 	// on its next claim attempt. Zero (or an empty name) turns it off.
+	// MaxClaimCount alone moves nothing and leaves claims unlimited, as
+	// in Zaqar; herald's Consume still takes it as its attempt cap and
+	// drops a message after that many failed attempts (J1).
 	MaxClaimCount   int
 	DeadLetterQueue string
-	// DeadLetterTTL, if set, is the lifetime given to dead-lettered messages.
+	// DeadLetterTTL, if set, is the lifetime given to dead-lettered
+	// messages, counted from the move. Zero keeps each message's own
+	// expiry: by default one hour after it was posted, so a dead letter
+	// nobody reads within the hour is gone.
 	DeadLetterTTL time.Duration
 	// Flavor names the flavor whose pools may hold the queue (P4).
 	Flavor string

@@ -226,7 +226,13 @@ type ReleaseClaimParams struct {
 	// the rest and stays live while it holds any. IDs the claim does not
 	// hold are skipped. Empty releases every message of the claim.
 	IDs []ID
-	Now time.Time
+	// Unstarted says the released messages were never worked on: each
+	// gets back the claim count this claim added (J1), so handing back
+	// work unstarted does not bring it closer to _max_claim_count (C6).
+	// Only messages the live claim holds are touched; a count never goes
+	// below zero. False keeps the counts (C4, C5).
+	Unstarted bool
+	Now       time.Time
 }
 
 // SweepParams are the arguments of Store.Sweep.

@@ -99,6 +99,18 @@ type ClaimResult struct {
 	// (C6) instead of being claimed.
 	DeadLettered    int
 	DeadLetterQueue string
+	// DeadLetters names each message a C6 move took, in the order moved,
+	// so that the caller can log them.
+	DeadLetters []DeadLetter
+}
+
+// DeadLetter is one message CreateClaim moved to the dead-letter queue.
+type DeadLetter struct {
+	// ID was the message's ID in the claimed queue; NewID is its ID in
+	// the dead-letter queue.
+	ID, NewID ID
+	// ClaimCount is how many claims had taken the message.
+	ClaimCount int
 }
 
 // SweepResult counts what a Sweep removed.

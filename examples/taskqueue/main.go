@@ -87,6 +87,10 @@ func run(c config, out io.Writer) error {
 	if _, err := q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{
 		MaxClaimCount:   3, // three attempts, then the dead-letter queue
 		DeadLetterQueue: "jobs.dead",
+		// Without it a dead letter keeps the job's own expiry (by default
+		// one hour after it was posted) and vanishes unread; give dead
+		// letters time to be looked at (_dead_letter_queue_messages_ttl).
+		DeadLetterTTL: 14 * 24 * time.Hour,
 	})); err != nil {
 		return err
 	}

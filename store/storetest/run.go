@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		dedupTests,
 		claimTests,
 		deadLetterTests,
+		attemptTests,
 		txTests,
 		subscriptionTests,
 		catalogTests,
