@@ -148,6 +148,17 @@
 //   - Pre-signed URL paths authorise themselves and what lies below them
 //     at a '/' boundary, not any path they occur in (Zaqar's regex
 //     search).
+//   - Pre-signed URL signatures are not Zaqar's: herald signs a versioned
+//     text in which every field is length-prefixed, where Zaqar joins the
+//     fields with the two characters backslash and n, which a project or
+//     method may contain (a signature issued to project `Z\nB` for
+//     DELETE,GET also verified for project B with URL-Methods
+//     `DELETE,GET\nZ`). So a URL signed by a Zaqar server does not verify
+//     on herald. share accepts only the methods DELETE, GET, HEAD,
+//     OPTIONS, PATCH, POST and PUT and drops repeats; a signed request's
+//     headers must be as share issued them (one line each, lists sorted
+//     without repeats or spaces, URL-Expires as YYYY-MM-DDTHH:MM:SS),
+//     else 404.
 //   - Health reports storage_reachable with an empty operation_status:
 //     no timed test operations.
 //   - A message body posted through the Go API that is not JSON is shown
