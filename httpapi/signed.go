@@ -111,8 +111,10 @@ func (h *handler) share(w http.ResponseWriter, r *http.Request, rq *request) err
 		if json.Unmarshal(raw, &s) != nil {
 			return invalid("expires must be a time.")
 		}
-		if expires, err = parseExpires(s); err != nil || !expires.After(rq.now) {
-			return invalid("Invalid expires value " + strconv.Quote(s) + ": it must be a future time.")
+		// Whole seconds are signed: a time in this second would make a
+		// URL that is already expired.
+		if expires, err = parseExpires(s); err != nil || !expires.Truncate(time.Second).After(rq.now) {
+			return invalid("Invalid expires value " + strconv.Quote(s) + ": it must be a future time, in a later second.")
 		}
 	}
 	exp := expires.UTC().Format(expiresFormat)

@@ -246,16 +246,17 @@ func TestSignedURLShare(t *testing.T) {
 		`{"methods":["GET","FETCH"]}`, `{"methods":["get"]}`, `{"methods":["GET\nZ"]}`,
 		`{"methods":["GET,POST"]}`, `{"methods":[""]}`, `{"methods":[]}`, `{"methods":"GET"}`,
 		`{"paths":["messages\n"]}`, `{"paths":["../q2/messages"]}`, `{"paths":[]}`,
-		`{"expires":"2026-11-21T12:00:00"}`, `{"expires":"1795435200"}`, `{"expires":"soon"}`,
+		`{"expires":"2026-11-21T12:00:00"}`, `{"expires":"2026-11-21T12:00:00.9"}`, `{"expires":"2026-11-21T13:00:00.5+01:00"}`,
+		`{"expires":"1795435200"}`, `{"expires":"soon"}`,
 	} {
 		r := a.do("POST", q+"/share", body)
 		require.Equal(t, http.StatusBadRequest, r.code, "%s: %s", body, r.body)
 		require.Equal(t, "Invalid API request", errorTitle(t, r), body)
 	}
-	s := f.share("tenant", `{"methods":["PUT","GET","OPTIONS","HEAD","PATCH","POST","DELETE","GET"],"paths":["messages","claims","messages","subscriptions"],"expires":"2026-11-21T13:00:00.5+01:00"}`)
+	s := f.share("tenant", `{"methods":["PUT","GET","OPTIONS","HEAD","PATCH","POST","DELETE","GET"],"paths":["messages","claims","messages","subscriptions"],"expires":"2026-11-21T14:00:00.5+01:00"}`)
 	require.Equal(t, []any{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}, s["methods"])
 	require.Equal(t, []any{q + "/claims", q + "/messages", q + "/subscriptions"}, s["paths"])
-	require.Equal(t, "2026-11-21T12:00:00", s["expires"], "UTC, whole seconds")
+	require.Equal(t, "2026-11-21T13:00:00", s["expires"], "UTC, whole seconds")
 }
 
 // flipHex changes the first hex digit of s.
