@@ -273,7 +273,7 @@ func (s *Service) checkSubscriber(subscriber string) error {
 	}
 	switch u.Scheme {
 	case "http", "https":
-		if u.Host == "" {
+		if u.Hostname() == "" { // "http://:80/" would dial this host
 			return store.Errorf(ErrInvalid, "subscriber %q: no host", subscriber)
 		}
 		if s.notify.o.DenyPrivateTargets {

@@ -43,6 +43,10 @@ func TestDenyPrivateTargetsAtSubscribe(t *testing.T) {
 		require.ErrorIs(t, err, herald.ErrInvalid, u)
 		require.ErrorContains(t, err, "not a public address", u)
 	}
+	for _, u := range []string{"http://:80/", "http://[]/", "https://:443/x"} {
+		_, _, err := q.Subscribe(ctx, u, herald.SubscribeOptions{})
+		require.ErrorIs(t, err, herald.ErrInvalid, u) // no host: would dial this one
+	}
 	subs, err := q.Subscriptions(ctx, herald.ID{}, 100)
 	if err != nil {
 		require.ErrorIs(t, err, herald.ErrNotFound)
