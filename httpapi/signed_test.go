@@ -188,9 +188,12 @@ func TestSignedURLTampering(t *testing.T) {
 		{"shift: paths and methods swapped", edit{"URL-Paths": good["URL-Methods"], "URL-Methods": good["URL-Paths"]}},
 		{"shift: expiry into project", edit{"X-Project-ID": owner + `\n` + exp, "URL-Expires": ""}},
 	}
-	before := f.snapshot()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// A fixture of its own, so one accepted case shows alone; its
+			// signatures are the same (same key, clock and projects).
+			f := newSignedFixture(t, owner, victim, `Z\nB`, "tenant,x")
+			before := f.snapshot()
 			c := f.c
 			for k, v := range good {
 				c = c.with(k, v)
@@ -208,6 +211,7 @@ func TestSignedURLTampering(t *testing.T) {
 	}
 
 	// Two header lines where one is signed are refused too.
+	before := f.snapshot()
 	dup := httptest.NewRequest("DELETE", q+"/messages?pop=1", nil)
 	dup.Header.Set("Client-ID", testClient)
 	for k, v := range good {
