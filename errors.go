@@ -14,6 +14,7 @@ var (
 	ErrInvalidID       = store.ErrInvalidID
 	ErrInvalidMetadata = store.ErrInvalidMetadata
 	ErrTooLarge        = store.ErrTooLarge
+	ErrDeniedTarget    = store.ErrDeniedTarget
 
 	ErrNotFound      = store.ErrNotFound
 	ErrClaimNotFound = store.ErrClaimNotFound

@@ -26,8 +26,12 @@ type NotifyOptions struct {
 	// flight when its process died is sent again 3 × Timeout later.
 	Timeout time.Duration
 	// DenyPrivateTargets refuses webhooks to loopback, private, link-local
-	// and other non-public addresses, checked on the address actually
-	// dialled (so DNS cannot smuggle one in). Set it when subscriber URLs
+	// and other non-public addresses. A URL whose host is such an address
+	// (in any form the client would dial: IPv6, IPv4-mapped, decimal,
+	// octal or hex IPv4, Unicode digits) is refused by Subscribe and
+	// UpdateSubscription with ErrDeniedTarget; a host name is checked on
+	// the address actually dialled (so DNS cannot smuggle one in), and a
+	// delivery refused there fails for good. Set it when subscriber URLs
 	// come from untrusted users.
 	DenyPrivateTargets bool
 	// Client sends webhooks. Nil means a client that follows no redirects

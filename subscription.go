@@ -50,7 +50,9 @@ type SubscribeOptions struct {
 	// Options is a JSON object stored with the subscription. Keys herald
 	// reads: "_retry_policy" (S3, Zaqar's retry policy; see RetryPolicy),
 	// "secret" (webhooks: sign each request, see SignatureHeader),
-	// "post_headers" (webhooks: extra request headers), "subject"
+	// "post_headers" (webhooks: extra request headers, an object of
+	// strings; names must be HTTP tokens and values free of control
+	// characters such as CR and LF, else ErrInvalidMetadata), "subject"
 	// (mailto).
 	Options json.RawMessage
 }
@@ -160,7 +162,7 @@ func (q *Queue) UpdateSubscription(ctx context.Context, id ID, u SubscriptionUpd
 	}
 	defer q.s.gate.leave()
 	if u.Subscriber != nil {
-		if err := checkSubscriber(*u.Subscriber); err != nil {
+		if err := q.s.checkSubscriber(*u.Subscriber); err != nil {
 			return Subscription{}, err
 		}
 	}
@@ -238,7 +240,7 @@ func (q *Queue) RetryDeliveries(ctx context.Context, ids ...ID) (int, error) {
 }
 
 func (s *Service) checkSubscription(subscriber string, ttl time.Duration, options json.RawMessage) error {
-	if err := checkSubscriber(subscriber); err != nil {
+	if err := s.checkSubscriber(subscriber); err != nil {
 		return err
 	}
 	if err := s.checkSubscriptionTTL(ttl); err != nil {
@@ -255,7 +257,8 @@ func (s *Service) checkSubscriptionTTL(ttl time.Duration) error {
 }
 
 // checkSubscriptionOptions checks the options are a JSON object within
-// MaxMetadataSize, with a valid retry policy if there is one.
+// MaxMetadataSize, with a valid retry policy and valid post_headers if
+// it has them.
 func (s *Service) checkSubscriptionOptions(options json.RawMessage) error {
 	if options == nil {
 		return nil
@@ -267,12 +270,23 @@ func (s *Service) checkSubscriptionOptions(options json.RawMessage) error {
 	if err := json.Unmarshal(options, &obj); err != nil || obj == nil {
 		return store.Errorf(ErrInvalidMetadata, "subscription options: want a JSON object")
 	}
+	if raw, ok := obj["post_headers"]; ok && string(raw) != "null" {
+		var headers map[string]string
+		if err := json.Unmarshal(raw, &headers); err != nil {
+			return store.Errorf(ErrInvalidMetadata, "subscription options: post_headers %.60s: want an object of strings", raw)
+		}
+		if err := checkPostHeaders(headers); err != nil {
+			return err
+		}
+	}
 	_, _, err := parseRetryPolicy(options)
 	return err
 }
 
-// checkSubscriber accepts http(s) URLs with a host and mailto: addresses.
-func checkSubscriber(subscriber string) error {
+// checkSubscriber accepts http(s) URLs with a host and mailto: addresses;
+// with NotifyOptions.DenyPrivateTargets, not URLs whose host is an
+// address that is not public (checkTarget).
+func (s *Service) checkSubscriber(subscriber string) error {
 	if len(subscriber) > 1024 {
 		return store.Errorf(ErrInvalid, "subscriber: %d bytes, over 1024", len(subscriber))
 	}
@@ -282,8 +296,11 @@ func checkSubscriber(subscriber string) error {
 	}
 	switch u.Scheme {
 	case "http", "https":
-		if u.Host == "" {
+		if u.Hostname() == "" { // "http://:80/" would dial this host
 			return store.Errorf(ErrInvalid, "subscriber %q: no host", subscriber)
+		}
+		if s.notify.o.DenyPrivateTargets {
+			return checkTarget(subscriber, u)
 		}
 		return nil
 	case "mailto":

@@ -124,7 +124,7 @@ func (h logHook) await(t *testing.T, msg string) {
 
 func requireSubscriber(t *testing.T, svc *herald.Service) {
 	t.Helper()
-	_, _, err := svc.Queue("probe").Subscribe(context.Background(), "http://127.0.0.1:1/", herald.SubscribeOptions{})
+	_, _, err := svc.Queue("probe").Subscribe(context.Background(), "http://example.com:1/", herald.SubscribeOptions{})
 	if errors.Is(err, errors.ErrUnsupported) {
 		t.Skip("the memory store does not implement store.Subscriber yet")
 	}
@@ -382,8 +382,9 @@ func TestSlowSubscriberDoesNotBlockOthers(t *testing.T) {
 	}
 }
 
-// DenyPrivateTargets refuses loopback webhooks for good, before any byte
-// is sent.
+// DenyPrivateTargets refuses webhooks to a name that resolves to loopback
+// for good when they are dialled, before any byte is sent (a literal
+// address is refused at subscribe time: TestDenyPrivateTargetsAtSubscribe).
 func TestDenyPrivateTargets(t *testing.T) {
 	logs := make(logHook, 1000)
 	svc := notifyService(t, herald.NotifyOptions{DenyPrivateTargets: true}, slogOf(logs))
@@ -391,7 +392,7 @@ func TestDenyPrivateTargets(t *testing.T) {
 	ctx := t.Context()
 	h := newHook(nil)
 	q := svc.Queue("events")
-	_, _, err := q.Subscribe(ctx, h.server(t), herald.SubscribeOptions{})
+	_, _, err := q.Subscribe(ctx, strings.Replace(h.server(t), "127.0.0.1", "localhost", 1), herald.SubscribeOptions{})
 	require.NoError(t, err)
 	post(t, q, "secret")
 	logs.await(t, "delivery failed for good")

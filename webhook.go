@@ -100,6 +100,9 @@ func (n *notifier) post(ctx context.Context, sub Subscription, body []byte) erro
 		return &permanentError{err}
 	}
 	o := optionsOf(sub)
+	if err := checkPostHeaders(o.PostHeaders); err != nil {
+		return &permanentError{err} // stored before they were checked: no retry can send them
+	}
 	for k, v := range o.PostHeaders {
 		req.Header.Set(k, v)
 	}
@@ -109,7 +112,7 @@ func (n *notifier) post(ctx context.Context, sub Subscription, body []byte) erro
 	}
 	resp, err := n.o.Client.Do(req)
 	if err != nil {
-		if errors.Is(err, errDeniedTarget) {
+		if errors.Is(err, ErrDeniedTarget) {
 			return &permanentError{err}
 		}
 		return err
@@ -169,8 +172,6 @@ func VerifySignature(secret, header string, body []byte, now time.Time, maxAge t
 	return nil
 }
 
-var errDeniedTarget = errors.New("herald: webhook target is not a public address")
-
 // webhookClient follows no redirects (a webhook URL is what the subscriber
 // gave) and, with denyPrivate, refuses to connect to addresses that are
 // not public: the check runs on the address being dialled, after DNS.
@@ -184,7 +185,7 @@ func webhookClient(denyPrivate bool) *http.Client {
 			}
 			ip, err := netip.ParseAddr(host)
 			if err != nil || !publicAddr(ip) {
-				return fmt.Errorf("%w: %s", errDeniedTarget, host)
+				return fmt.Errorf("%w: %s", ErrDeniedTarget, host)
 			}
 			return nil
 		}

@@ -27,6 +27,27 @@ func TestPublicAddr(t *testing.T) {
 	}
 }
 
+// inetAton reads what inet_aton(3) reads: one to four parts, each
+// decimal, octal or hex, the last filling the remaining bytes.
+func TestInetAton(t *testing.T) {
+	for in, want := range map[string]string{
+		"2130706433": "127.0.0.1", "0x7f000001": "127.0.0.1", "017700000001": "127.0.0.1",
+		"0x7f.1": "127.0.0.1", "0177.0.0.1": "127.0.0.1", "127.1": "127.0.0.1", "127.0.1": "127.0.0.1",
+		"10.0x10.1": "10.16.0.1", "1.2.65535": "1.2.255.255", "0": "0.0.0.0", "0x": "0.0.0.0",
+		"4294967295": "255.255.255.255", "0XA9.0XFE.0XA9.0XFE": "169.254.169.254",
+		"4294967296": "", "256.1.1.1": "", "1.2.65536": "", "1.2.3.4.5": "", "08": "", "0x1g": "",
+		"": "", "1..2": "", "+1": "", "-1": "", "1_0": "", "example": "", "1.2.3.": "",
+	} {
+		ip, ok := inetAton(in)
+		if want == "" {
+			require.False(t, ok, "%q read as %v", in, ip)
+			continue
+		}
+		require.True(t, ok, in)
+		require.Equal(t, want, ip.String(), in)
+	}
+}
+
 // S4: JSON bodies are embedded, text becomes a string, other bytes are
 // base64 so none is altered.
 func TestPayloadBodies(t *testing.T) {

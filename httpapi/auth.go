@@ -118,3 +118,24 @@ func recordProject(r *http.Request, project string) {
 		s.project = project
 	}
 }
+
+// HasRole returns an Options.IsAdmin that admits requests whose X-Roles
+// header lists role: a comma list (several header lines add up), each
+// role trimmed of spaces and compared without regard to case, as
+// oslo.context reads the header and oslo.policy matches role:admin. The
+// header is the client's own word: use it only where callers are trusted
+// (Zaqar's noauth mode), never to tell callers of an Auth apart.
+func HasRole(role string) func(r *http.Request) bool {
+	return func(r *http.Request) bool { return hasRole(r, role) }
+}
+
+func hasRole(r *http.Request, role string) bool {
+	for _, v := range r.Header.Values("X-Roles") {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), role) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -48,7 +48,8 @@
 //	PUT    /v2/queues/{q}/subscriptions/{id}/confirm
 //
 // With Options.Admin and Options.OpenPool, on a Service made with
-// herald.Options.Pools (zaqar-v2 §8):
+// herald.Options.Pools (zaqar-v2 §8), to admins only like health (see
+// Security):
 //
 //	GET    /v2/pools                          ?marker, limit (1..20, default 10), detailed
 //	PUT    /v2/pools/{p}                      {"uri", "weight", "flavor"?, "options"?}: 201, upsert
@@ -83,7 +84,9 @@
 // --admin on a temp bolt file on loopback, runs them with pytest and stops
 // it. The pools and flavors cases make pools on mongodb://127.0.0.1:27017,
 // which run.sh has heraldd open as memory stores (--memory-pool-schemes
-// mongodb: test-only; heraldd refuses mongodb:// otherwise). It needs the
+// mongodb: test-only; heraldd refuses mongodb:// otherwise); the health,
+// pools and flavors cases send X-Roles: admin, as against Zaqar in noauth
+// mode. It needs the
 // Debian packages python3-zaqarclient, python3-pytest, python3-mock,
 // python3-testtools and python3-fixtures. All 37 pass (the real Zaqar
 // server passes 24 of the 27).
@@ -97,6 +100,14 @@
 // pre-signed URL, whose signature the server made (Zaqar's EXTRA-SPEC
 // bypass is not copied). Bodies are capped (Options.MaxMessagesPostSize,
 // Options.MaxQueueMetadata) and never read past the cap.
+//
+// The admin routes (health, pools, flavors) answer 403 "Not authorized"
+// to callers Options.IsAdmin refuses. Under noauth that is, by default,
+// every request whose X-Roles header does not list admin, as Zaqar's
+// role:admin policy reads roles from that header in noauth mode: like
+// X-Project-ID it is the client's word, so it keeps honest clients off
+// the admin routes, and only the network keeps the others off. Under an
+// Auth set IsAdmin (TokenIn) to name the admins.
 //
 // # DEVIATIONS
 //
@@ -148,6 +159,19 @@
 //   - Pre-signed URL paths authorise themselves and what lies below them
 //     at a '/' boundary, not any path they occur in (Zaqar's regex
 //     search).
+//   - GET on flavors needs the admin role too (Zaqar lets any caller read
+//     flavors): all pools and flavors routes are admin routes.
+//   - Pre-signed URL signatures are not Zaqar's: herald signs a versioned
+//     text in which every field is length-prefixed, where Zaqar joins the
+//     fields with the two characters backslash and n, which a project or
+//     method may contain (a signature issued to project `Z\nB` for
+//     DELETE,GET also verified for project B with URL-Methods
+//     `DELETE,GET\nZ`). So a URL signed by a Zaqar server does not verify
+//     on herald. share accepts only the methods DELETE, GET, HEAD,
+//     OPTIONS, PATCH, POST and PUT and drops repeats; a signed request's
+//     headers must be as share issued them (one line each, lists sorted
+//     without repeats or spaces, URL-Expires as YYYY-MM-DDTHH:MM:SS),
+//     else 404.
 //   - Health reports storage_reachable with an empty operation_status:
 //     no timed test operations.
 //   - A message body posted through the Go API that is not JSON is shown

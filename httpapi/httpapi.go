@@ -29,13 +29,16 @@ type Options struct {
 	LaxClientID bool
 
 	// Admin serves GET /v2/health, and with OpenPool the pools and
-	// flavors routes. False answers health 403, as Zaqar does without
-	// admin_mode. herald has no roles: every caller Auth lets in may use
-	// the admin routes, so turn Admin on only where they all may.
+	// flavors routes, to the callers IsAdmin admits; the others get 403
+	// "Not authorized", as Zaqar's role:admin policy answers. False
+	// answers health 403, as Zaqar does without admin_mode.
 	Admin bool
-	// IsAdmin, if set, says which requests may use the admin routes when
-	// Admin is on; the others get 403. Nil lets every caller that passes
-	// Auth use them. See TokenIn.
+	// IsAdmin says which requests may use the admin routes when Admin is
+	// on. Nil means, without Auth (noauth), the requests whose X-Roles
+	// header lists the role admin (HasRole("admin"): Zaqar's noauth
+	// policy, where roles come from that header, so it guards against
+	// mistakes, not attackers); with Auth, every caller Auth lets in, so
+	// set IsAdmin (see TokenIn) unless they all may.
 	IsAdmin func(r *http.Request) bool
 
 	// MaxMessagesPostSize bounds the raw body of a message POST in bytes.
@@ -183,7 +186,13 @@ func (h *handler) handle(pattern string, fn handlerFunc) {
 
 // isAdmin reports whether r may use the admin routes.
 func (h *handler) isAdmin(r *http.Request) bool {
-	return h.o.Admin && (h.o.IsAdmin == nil || h.o.IsAdmin(r))
+	switch {
+	case !h.o.Admin:
+		return false
+	case h.o.IsAdmin != nil:
+		return h.o.IsAdmin(r)
+	}
+	return h.o.Auth != nil || hasRole(r, "admin")
 }
 
 // adminOnly answers 403 to a request that may not use the admin routes.

@@ -29,7 +29,8 @@ func testOpenPool(uri string, options json.RawMessage) (store.Store, error) {
 }
 
 // newPooledClient serves a Service made with one pool, "default", which
-// is the handler's VirtualPool, with the admin routes on.
+// is the handler's VirtualPool, with the admin routes on; the client
+// sends X-Roles: admin.
 func newPooledClient(t testing.TB, o httpapi.Options) (*client, *herald.Service) {
 	t.Helper()
 	svc, err := herald.New(herald.Options{
@@ -43,7 +44,8 @@ func newPooledClient(t testing.TB, o httpapi.Options) (*client, *herald.Service)
 		o.OpenPool = testOpenPool
 	}
 	o.VirtualPool = "default"
-	return &client{t: t, h: httpapi.New(svc, o), headers: map[string]string{"Client-ID": testClient, "X-Project-ID": testProject}}, svc
+	return &client{t: t, h: httpapi.New(svc, o), headers: map[string]string{"Client-ID": testClient, "X-Project-ID": testProject,
+		"X-Roles": "admin"}}, svc
 }
 
 // placedOn returns the pool a queue of the test project is on.
@@ -170,7 +172,7 @@ func TestPoolsNotServed(t *testing.T) {
 		}
 	}
 	// A Service without a catalog cannot take pools.
-	c := newClient(t, httpapi.Options{Admin: true, OpenPool: testOpenPool})
+	c := newClient(t, httpapi.Options{Admin: true, OpenPool: testOpenPool}).with("X-Roles", "admin")
 	c.expect(http.StatusNotImplemented, "PUT", "/v2/pools/p", `{"uri":"mem://p","weight":1}`)
 	c.expect(http.StatusOK, "GET", "/v2/pools", "")
 	c.expect(http.StatusNotImplemented, "GET", "/v2/flavors", "")

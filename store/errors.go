@@ -35,6 +35,10 @@ var (
 	ErrInvalidMetadata = &kind{text: "herald: invalid metadata", parent: ErrInvalid}
 	// ErrTooLarge reports a message body or post batch over its limit (M3).
 	ErrTooLarge = &kind{text: "herald: too large", parent: ErrInvalid}
+	// ErrDeniedTarget reports a webhook subscriber whose address is not
+	// public (loopback, private, link-local …) where the Service denies
+	// those (herald.NotifyOptions.DenyPrivateTargets).
+	ErrDeniedTarget = &kind{text: "herald: webhook target is not a public address", parent: ErrInvalid}
 
 	// ErrNotFound reports a missing queue or message where one is required.
 	ErrNotFound = &kind{text: "herald: not found"}

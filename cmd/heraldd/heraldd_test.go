@@ -195,3 +195,26 @@ func TestConfig(t *testing.T) {
 	_, err = c.tokens()
 	require.Error(t, err)
 }
+
+// --deny-private-webhooks refuses a subscriber whose host is a literal
+// address that is not public when subscribing (400), and leaves names to
+// the dial; post_headers with CR or LF are refused with or without it.
+func TestDenyPrivateWebhooksAtSubscribe(t *testing.T) {
+	dir := t.TempDir()
+	deny := serve(t, "--data", filepath.Join(dir, "d.db"), "--deny-private-webhooks")
+	open := serve(t, "--data", filepath.Join(dir, "o.db"))
+	sub := func(url, subscriber, options string) int {
+		t.Helper()
+		return request(t, "POST", url+"/v2/queues/q/subscriptions",
+			`{"subscriber":"`+subscriber+`","ttl":600,"options":`+options+`}`).StatusCode
+	}
+	for _, u := range []string{"http://127.0.0.1:9/", "http://169.254.169.254/latest/meta-data/", "http://[::ffff:127.0.0.1]/", "http://0x7f.1/"} {
+		require.Equal(t, http.StatusBadRequest, sub(deny, u, `{}`), u)
+		require.Equal(t, http.StatusCreated, sub(open, u, `{}`), u)
+	}
+	require.Equal(t, http.StatusCreated, sub(deny, "http://localhost:9/", `{}`))
+	for _, url := range []string{deny, open} {
+		require.Equal(t, http.StatusBadRequest, sub(url, "http://example.com/", `{"post_headers":{"X-A":"v\r\nX-B: 1"}}`))
+		require.Equal(t, http.StatusCreated, sub(url, "http://example.com/", `{"post_headers":{"X-A":"v"}}`))
+	}
+}

@@ -22,10 +22,17 @@
 // then add pools on bolt files (bolt:///abs/path.db, inside --pool-dir,
 // by default the data file's directory) or memory stores (memory:) and
 // group them into flavors; they are kept in <data>.pools.json and added
-// again at start. Under --auth token the admin routes answer only the
-// admin tokens (--admin-token-file, HERALD_ADMIN_TOKEN), since they manage
-// every project's pools. Without --pools heraldd serves the one bolt
-// file, and no pools routes.
+// again at start. The admin routes (health, pools, flavors) answer only
+// admins: under noauth the requests that send X-Roles: admin, as Zaqar's
+// noauth mode asks, and under --auth token only the admin tokens
+// (--admin-token-file, HERALD_ADMIN_TOKEN), since they manage every
+// project's pools. Without --pools heraldd serves the one bolt file, and
+// no pools routes.
+//
+// --deny-private-webhooks refuses webhook subscribers on loopback, private,
+// link-local and other non-public addresses: a URL whose host is such an
+// address is refused at subscribe time (400), a host name when it is
+// dialled.
 //
 // SIGTERM or SIGINT stops heraldd gracefully: it stops accepting
 // connections, lets requests in flight finish (up to --shutdown-timeout),

@@ -29,7 +29,7 @@ func TestPooled(t *testing.T) {
 	url := serve(t, "--data", data, "--pools", "--admin", "--memory-pool-schemes", "mongodb")
 	code := func(method, path, body string) int {
 		t.Helper()
-		return request(t, method, url+path, body).StatusCode
+		return request(t, method, url+path, body, "X-Roles", "admin").StatusCode
 	}
 	require.Equal(t, http.StatusCreated, code("PUT", "/v2/queues/plain", ""))
 	require.Equal(t, http.StatusCreated, code("PUT", "/v2/pools/b", `{"uri":"bolt://`+filepath.Join(dir, "b.db")+`","weight":1,"flavor":"durable"}`))
@@ -71,7 +71,7 @@ func TestPooledRestart(t *testing.T) {
 	args := []string{"--data", filepath.Join(dir, "main.db"), "--pools", "--admin"}
 	code := func(url, method, path, body string) int {
 		t.Helper()
-		return request(t, method, url+path, body).StatusCode
+		return request(t, method, url+path, body, "X-Roles", "admin").StatusCode
 	}
 	first := serveSub(t, args...)
 	require.Equal(t, http.StatusCreated, code(first.url, "PUT", "/v2/pools/b", `{"uri":"bolt://`+filepath.Join(dir, "b.db")+`","weight":1,"flavor":"durable"}`))
@@ -138,6 +138,7 @@ func getJSON(t *testing.T, url string, out any) {
 	require.NoError(t, err)
 	req.Header.Set("Client-ID", clientID)
 	req.Header.Set("X-Project-ID", "p")
+	req.Header.Set("X-Roles", "admin")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -153,12 +154,12 @@ func TestPoolFilesStayInPoolDir(t *testing.T) {
 	url := serve(t, "--data", filepath.Join(dir, "main.db"), "--pools", "--admin")
 	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
 	for _, p := range []string{filepath.Join(outside, "x.db"), filepath.Join(dir, "link", "y.db"), filepath.Join(dir, "..", filepath.Base(outside), "z.db")} {
-		require.Equal(t, http.StatusBadRequest, request(t, "PUT", url+"/v2/pools/p", `{"uri":"bolt://`+p+`","weight":1}`).StatusCode, p)
+		require.Equal(t, http.StatusBadRequest, request(t, "PUT", url+"/v2/pools/p", `{"uri":"bolt://`+p+`","weight":1}`, "X-Roles", "admin").StatusCode, p)
 	}
 	entries, err := os.ReadDir(outside)
 	require.NoError(t, err)
 	require.Empty(t, entries, "nothing was created outside")
-	require.Equal(t, http.StatusCreated, request(t, "PUT", url+"/v2/pools/p", `{"uri":"bolt://`+filepath.Join(dir, "ok.db")+`","weight":1}`).StatusCode)
+	require.Equal(t, http.StatusCreated, request(t, "PUT", url+"/v2/pools/p", `{"uri":"bolt://`+filepath.Join(dir, "ok.db")+`","weight":1}`, "X-Roles", "admin").StatusCode)
 }
 
 // Under --auth token the admin routes answer only the admin tokens.
@@ -177,6 +178,31 @@ func TestAdminRoutesNeedTheAdminToken(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, request(t, "GET", url+"/v2/health", "", "Authorization", "Bearer user-token").StatusCode)
 	require.Equal(t, http.StatusOK, request(t, "GET", url+"/v2/pools", "", "Authorization", "Bearer admin-token").StatusCode)
 	require.Equal(t, http.StatusUnauthorized, request(t, "GET", url+"/v2/pools", "").StatusCode)
+}
+
+// Under noauth (the default) the admin routes answer only requests whose
+// X-Roles header lists admin, as Zaqar's noauth mode does; the others get
+// Zaqar's 403 and change nothing.
+func TestAdminRoutesNeedTheAdminRole(t *testing.T) {
+	dir := t.TempDir()
+	url := serve(t, "--data", filepath.Join(dir, "m.db"), "--pools", "--admin")
+	pool := `{"uri":"bolt://` + filepath.Join(dir, "p.db") + `","weight":1}`
+	for _, roles := range []string{"", "member", "administrator"} {
+		for _, r := range [][3]string{{"GET", "/v2/health", ""}, {"GET", "/v2/pools", ""}, {"PUT", "/v2/pools/p", pool},
+			{"GET", "/v2/flavors", ""}, {"PUT", "/v2/flavors/f", `{"pool_list":["default"]}`}} {
+			resp := request(t, r[0], url+r[1], r[2], "X-Roles", roles)
+			require.Equal(t, http.StatusForbidden, resp.StatusCode, "X-Roles %q: %s %s", roles, r[0], r[1])
+		}
+	}
+	_, err := os.Stat(filepath.Join(dir, "p.db"))
+	require.ErrorIs(t, err, os.ErrNotExist, "no pool file was made")
+	require.Equal(t, http.StatusOK, request(t, "GET", url+"/v2/health", "", "X-Roles", "member,admin").StatusCode)
+	require.Equal(t, http.StatusCreated, request(t, "PUT", url+"/v2/pools/p", pool, "X-Roles", "admin").StatusCode)
+	var pools struct {
+		Pools []struct{ Name string } `json:"pools"`
+	}
+	getJSON(t, url+"/v2/pools", &pools)
+	require.Len(t, pools.Pools, 1)
 }
 
 // Configurations that would leave a server more open than its operator
