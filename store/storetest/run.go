@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		sweepTests,
 		durabilityTests,
 		badInputTests,
+		cancelTests,
 		concurrencyTests,
 	}
 	for _, group := range groups {
