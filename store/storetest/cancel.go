@@ -71,8 +71,10 @@ func testDoneCtx(f *fixture) {
 		require.NoError(f.t, f.cataloger().PutFlavor(f.ctx, store.FlavorRecord{Project: "p", Name: "fast", Pools: []string{"a"}}))
 	}
 	f.postDrafts(q, store.Draft{Body: []byte("later"), Delay: time.Hour})
-	f.postDrafts(ref("old"), store.Draft{Body: []byte("short"), TTL: time.Second}) // nothing writes there again
-	f.advance(2 * time.Minute) // "short" expires; the leased delivery is due again
+	// "short" expires with the step below; nothing writes to its queue
+	// again, so only a sweep removes it. The leased delivery falls due.
+	f.postDrafts(ref("old"), store.Draft{Body: []byte("short"), TTL: time.Second})
+	f.advance(2 * time.Minute)
 	posted := f.post(q, "m0", "m1", "m2", "m3")
 	c := f.claim(q, 2).Claim.ID // d1 and d2
 	idle := f.claim(other, 1)
