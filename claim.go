@@ -22,7 +22,9 @@ type ClaimOptions struct {
 	// Wait, if positive, makes a claim that finds nothing wait up to this
 	// long for a message to become claimable (C7). Waiting claimers are
 	// woken in-process when a message is posted or released, or when a
-	// claim or delay ends; they do not poll.
+	// claim or delay ends; they do not poll. They are served oldest
+	// first, and only as many are woken as can take what became
+	// claimable: a post of one message wakes one of them.
 	Wait time.Duration
 }
 
