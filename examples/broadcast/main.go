@@ -5,7 +5,8 @@
 //   - two readers page through the queue with List and their own marker
 //     (Zaqar's listing with markers, M6): durable, each at its own pace;
 //
-//   - an in-process observer (Queue.Observe): instant, not durable;
+//   - an in-process observer (Queue.Observe): instant, not durable, and
+//     it drops messages if it falls more than 1,024 behind;
 //
 //   - a webhook subscription (Queue.Subscribe) to a local HTTP server:
 //     pushed, durable, retried.
