@@ -23,7 +23,9 @@ type ClaimOptions struct {
 	// Wait, if positive, makes a claim that finds nothing wait up to this
 	// long for a message to become claimable (C7). Waiting claimers are
 	// woken in-process when a message is posted or released, or when a
-	// claim or delay ends; they do not poll.
+	// claim or delay ends; they do not poll. They are served oldest
+	// first, and only as many are woken as can take what became
+	// claimable: a post of one message wakes one of them.
 	Wait time.Duration
 }
 
@@ -156,20 +158,36 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 		return q.tryClaim(ctx, p, log)
 	}
 
-	w := q.s.waiters
-	w.join(q.ref)
-	defer w.leave(q.ref)
+	ws := q.s.waiters
+	w := ws.join(q.ref, o.Limit) // before trying, so no wake-up is missed
+	var held wake                // a token this claimer got and has not served
+	defer func() { ws.leave(w, held) }()
 	timeout := time.NewTimer(o.Wait)
 	defer timeout.Stop()
 	for {
-		wake := w.channel(q.ref) // before trying, so no wake-up is missed
 		c, err := q.tryClaim(ctx, p, log)
-		if err != nil || len(c.Messages) > 0 {
-			return c, err
+		if err != nil {
+			return nil, err // leave passes held on
+		}
+		got := len(c.Messages) > 0
+		if !got || held.n >= 0 {
+			held = wake{} // served; a relay goes on only past a claim that got some
+		}
+		if got {
+			return c, nil
 		}
 		p.Delete, p.DeleteClaim = nil, ID{} // committed
+		if !ws.sleep(w) {
+			continue
+		}
 		select {
-		case <-wake:
+		case held = <-w.ch:
+			if ws.woken != nil {
+				ws.woken(ctx)
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err // before the store: leave passes the token on
+			}
 		case <-timeout.C:
 			return c, nil
 		case <-ctx.Done():
@@ -197,7 +215,7 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams, log *sl
 		if q.s.router.single == nil {
 			q.s.adoptDeadLetters(ctx, q.ref, e, r.DeadLetterQueue)
 		}
-		q.s.waiters.wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue})
+		q.s.waiters.wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue}, r.DeadLettered)
 		q.logDeadLetters(log, &r)
 	}
 	if len(r.Messages) == 0 {
@@ -313,11 +331,23 @@ func (c *Claim) release(ctx context.Context, delay time.Duration, unstarted bool
 		return err
 	}
 	if delay == 0 {
-		q.s.waiters.wake(q.ref)
+		q.s.waiters.wake(q.ref, c.freed(ids))
 	} else {
 		q.wakeAt(now.Add(delay))
 	}
 	return nil
+}
+
+// freed is at least how many messages a release of ids (all if none)
+// frees, or -1 if the claim does not know (ClaimByID).
+func (c *Claim) freed(ids []ID) int {
+	switch {
+	case len(ids) > 0:
+		return len(ids)
+	case len(c.Messages) > 0:
+		return len(c.Messages)
+	}
+	return -1
 }
 
 // Delete deletes messages held by this claim (M8). If any of them is not

@@ -31,6 +31,13 @@
 // two queues in one step (Service.Tx, dead-letter moves) need them on one
 // pool: ErrCrossPool otherwise.
 //
+// Fan-out, where every reader sees every message: durable fan-out is
+// List with a marker per reader (M6), each paging at its own pace and
+// losing nothing; Queue.Subscribe pushes to webhooks and mail, durably.
+// Queue.Observe is instant in-process fan-out that is neither durable nor
+// lossless: an observer that falls behind drops messages
+// (Observation.Dropped counts them).
+//
 // Bad input returns an error matching ErrInvalid (and a more specific
 // child) and changes nothing. The numbered rules cited in the docs (Q1, M4,
 // C3 …) are herald's design rules, defined in DESIGN.md at the root of the

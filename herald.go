@@ -131,7 +131,7 @@ func New(opts Options) (*Service, error) {
 	s.stop = stop
 	s.notify = newNotifier(ctx, s, opts.Notify)
 	s.observers = newObservers(s.log)
-	s.sched = newScheduler(s.now, s.waiters.wake)
+	s.sched = newScheduler(s.now, s.waiters.wakeAll)
 	s.bg.Go(func() { s.sched.run(ctx) })
 	s.bg.Go(func() { s.notify.run(ctx) })
 	interval := opts.SweepInterval
@@ -252,7 +252,7 @@ func (s *Service) route(ctx context.Context, ref store.QueueRef) (*entry, error)
 // posted tells everything that follows posts about a successful one:
 // blocked claimers, the delivery dispatcher and in-process observers.
 func (s *Service) posted(ref store.QueueRef, clientID string, drafts []Draft, ids []ID, now time.Time) {
-	s.waiters.wake(ref)
+	s.waiters.wake(ref, len(drafts))
 	s.notify.posted()
 	s.observers.posted(ref, clientID, drafts, ids, now)
 }

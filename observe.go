@@ -19,17 +19,28 @@ const observerBuffer = 1024
 // any number of independent observers. Each observer sees posts in the
 // order they completed, which for concurrent posts may differ from ID
 // order; a post with a DedupID that repeats an earlier one (M10) is seen
-// again, with the first post's ID. It is not durable: an observer sees
-// nothing posted while it is not registered, by another process or before
-// a restart, and one that falls more than 1,024 messages behind misses the
-// excess (logged). For delivery that survives crashes use a subscription
-// (Queue.Subscribe) or page through the queue with List and a marker (M6).
-// The Message has ID, Body, ClientID and Created set; a panic in fn is
-// logged and the observer goes on. stop unregisters fn and returns once
-// fn has returned for the last time; calling it from fn deadlocks.
+// again, with the first post's ID. The Message has ID, Body, ClientID and
+// Created set; a panic in fn is logged and the observer goes on.
+//
+// Observe is neither durable nor lossless. An observer sees nothing
+// posted while it is not registered, by another process or before a
+// restart, and it drops messages when it falls behind (below). For
+// fan-out that loses nothing, give each reader its own marker and page
+// through the queue with List (M6), or use a subscription
+// (Queue.Subscribe).
+//
+// Drop policy: between the posts and fn each observer has a buffer of
+// 1,024 messages, and a post never waits for an observer. A message that
+// arrives while its observer's buffer is full is dropped for that
+// observer alone: the newest is dropped, what is buffered is kept, other
+// observers and the post are unaffected. Observation.Dropped counts the
+// drops as they happen; the first is logged at once and the total when
+// the observation stops. Every message posted while the observation is
+// registered is either passed to fn or counted by Dropped, exactly once.
+//
 // Service.Close stops every observer. A nil fn gives ErrInvalid; a closed
 // Service, ErrClosed.
-func (q *Queue) Observe(fn func(Message)) (stop func(), err error) {
+func (q *Queue) Observe(fn func(Message)) (*Observation, error) {
 	if fn == nil {
 		return nil, store.Errorf(ErrInvalid, "observe %q: nil func", q.ref.Name)
 	}
@@ -42,6 +53,21 @@ func (q *Queue) Observe(fn func(Message)) (stop func(), err error) {
 	}
 	return q.s.observers.add(q.ref, fn)
 }
+
+// Observation is an observer registered by Queue.Observe.
+type Observation struct {
+	os  *observers
+	ref store.QueueRef
+	o   *observer
+}
+
+// Stop unregisters the observer and returns once fn has returned for the
+// last time; calling it from fn deadlocks. Later calls return at once.
+func (ob *Observation) Stop() { ob.os.remove(ob.ref, ob.o) }
+
+// Dropped reports how many messages the observer has dropped so far
+// because it was more than 1,024 messages behind (see Queue.Observe).
+func (ob *Observation) Dropped() int64 { return ob.o.dropped.Load() }
 
 // observers fans posts out to in-process observers.
 type observers struct {
@@ -59,11 +85,19 @@ type observer struct {
 	once    sync.Once
 }
 
+// drop counts a message the observer had no room for; the first drop is
+// logged at once, so falling behind shows while it happens.
+func (os *observers) drop(ref store.QueueRef, o *observer) {
+	if o.dropped.Add(1) == 1 {
+		os.log.Warn("herald: observer fell behind; dropping messages until it catches up (see Observation.Dropped)", "queue", ref.Name)
+	}
+}
+
 func newObservers(log *slog.Logger) *observers {
 	return &observers{log: log, byRef: make(map[store.QueueRef][]*observer)}
 }
 
-func (os *observers) add(ref store.QueueRef, fn func(Message)) (func(), error) {
+func (os *observers) add(ref store.QueueRef, fn func(Message)) (*Observation, error) {
 	o := &observer{ch: make(chan Message, observerBuffer), done: make(chan struct{})}
 	os.mu.Lock()
 	if os.closed {
@@ -79,7 +113,7 @@ func (os *observers) add(ref store.QueueRef, fn func(Message)) (func(), error) {
 			os.call(ref, fn, m)
 		}
 	}()
-	return func() { os.remove(ref, o) }, nil
+	return &Observation{os: os, ref: ref, o: o}, nil
 }
 
 // call runs fn, logging a panic instead of crashing the process.
@@ -133,7 +167,7 @@ func (os *observers) posted(ref store.QueueRef, clientID string, drafts []Draft,
 			select {
 			case o.ch <- m:
 			default:
-				o.dropped.Add(1)
+				os.drop(ref, o)
 			}
 		}
 	}

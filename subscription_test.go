@@ -439,7 +439,7 @@ func TestObserve(t *testing.T) {
 	svc := newService(t, func(o *herald.Options) { o.Logger = slog.New(slog.DiscardHandler) })
 	q := svc.Queue("events")
 	a, b := make(chan string, 10), make(chan string, 10)
-	stopA, err := q.Observe(func(m herald.Message) { a <- string(m.Body) })
+	obsA, err := q.Observe(func(m herald.Message) { a <- string(m.Body) })
 	require.NoError(t, err)
 	_, err = q.Observe(func(m herald.Message) {
 		if string(m.Body) == "2" {
@@ -452,7 +452,7 @@ func TestObserve(t *testing.T) {
 	post(t, q, "3")
 	require.Equal(t, []string{"1", "2", "3"}, []string{<-a, <-a, <-a})
 	require.Equal(t, []string{"1", "3"}, []string{<-b, <-b})
-	stopA()
+	obsA.Stop()
 	post(t, q, "4")
 	require.Equal(t, "4", <-b)
 	require.Empty(t, a)

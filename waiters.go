@@ -1,6 +1,8 @@
 package herald
 
 import (
+	"container/list"
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -8,76 +10,199 @@ import (
 )
 
 // waiters lets blocked claimers sleep until their queue may have something
-// for them (C7). A claimer takes the queue's current channel before it tries
-// the store; anything that may free a message closes that channel and puts a
-// fresh one in its place. Taking the channel first means a wake-up between
-// the try and the sleep is never missed.
+// for them (C7), and wakes only as many of them as can take what became
+// claimable, oldest sleeper first: waking every sleeper on every post made
+// each one retry a claim transaction, so posts slowed with the number of
+// sleepers.
+//
+// A wake carries the number of messages that became claimable, or says
+// the number is unknown (the scheduler's claim expiries and delay ends,
+// B2). A wake for n pops sleepers from the head of the queue until their
+// claim limits cover n; each gets a token and tries the store once. A
+// token with an unknown count is a relay: its holder, if it claims
+// something, hands it to the next sleeper, so the relay runs until a
+// claim finds nothing (which also learns the queue's next deadline,
+// NextReady, for the scheduler) or no one sleeps.
+//
+// No wake-up is lost:
+//   - a claimer joins the queue before its first try, so a wake between
+//     that try and its sleep reaches it;
+//   - a woken claimer is out of the queue while it tries; a wake that finds
+//     no sleeper then bumps missed, and a claimer whose try found nothing
+//     tries again, instead of sleeping, if missed moved since it left;
+//   - a claimer that leaves holding a token it has not served (ctx ended,
+//     Wait ran out, Close, a failed try, or a token that came while its
+//     successful try ran) passes the token on.
+//
+// Why a served count token needs no hand-on: a claimer woken for n with
+// limit L either takes L messages, its whole share, or finds fewer than L
+// claimable and takes them all, leaving none at that instant; a later
+// change wakes someone itself.
 type waiters struct {
 	count atomic.Int64 // claimers blocked anywhere: skips the lock when 0
 	mu    sync.Mutex
-	byRef map[store.QueueRef]*waitSlot
+	byRef map[store.QueueRef]*waitQueue
+	// woken, if set, runs in a claimer that got a token, before it checks
+	// its ctx and tries the store (tests).
+	woken func(context.Context)
 }
 
-type waitSlot struct {
-	ch       chan struct{}
-	sleepers int
+// waitQueue is one queue's blocked claimers.
+type waitQueue struct {
+	sleepers list.List // of *waiter, oldest first (by seq)
+	members  int       // joined and not left: asleep or trying
+	missed   uint64    // wakes, or parts of wakes, that found no sleeper
+	seq      uint64    // the next joiner's number
 }
+
+// waiter is one blocked claimer.
+type waiter struct {
+	q      *waitQueue
+	ref    store.QueueRef
+	limit  int
+	seq    uint64
+	ch     chan wake     // holds at most one token: it is sent only on a pop
+	elem   *list.Element // set while in q.sleepers
+	missed uint64        // q.missed when it last left q.sleepers
+}
+
+// wake is a token: n messages became claimable, or (n < 0) an unknown
+// number. The zero wake is no token.
+type wake struct{ n int }
+
+func (t wake) none() bool { return t.n == 0 }
+
+// relay is the token of a wake with an unknown count.
+var relay = wake{n: -1}
 
 func newWaiters() *waiters {
-	return &waiters{byRef: make(map[store.QueueRef]*waitSlot)}
+	return &waiters{byRef: make(map[store.QueueRef]*waitQueue)}
 }
 
-// join registers a sleeper on ref; leave undoes it.
-func (w *waiters) join(ref store.QueueRef) {
-	w.count.Add(1)
-	w.mu.Lock()
-	slot := w.byRef[ref]
-	if slot == nil {
-		slot = &waitSlot{ch: make(chan struct{})}
-		w.byRef[ref] = slot
+// join registers a claimer of up to limit messages on ref, as the newest
+// sleeper: it is woken from now on, even while it makes its first try.
+func (ws *waiters) join(ref store.QueueRef, limit int) *waiter {
+	ws.count.Add(1)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	q := ws.byRef[ref]
+	if q == nil {
+		q = &waitQueue{}
+		ws.byRef[ref] = q
 	}
-	slot.sleepers++
-	w.mu.Unlock()
+	q.members++
+	q.seq++
+	w := &waiter{q: q, ref: ref, limit: max(limit, 1), seq: q.seq, ch: make(chan wake, 1)}
+	w.elem = q.sleepers.PushBack(w)
+	return w
 }
 
-func (w *waiters) leave(ref store.QueueRef) {
-	w.mu.Lock()
-	if slot := w.byRef[ref]; slot != nil {
-		if slot.sleepers--; slot.sleepers == 0 {
-			delete(w.byRef, ref)
-		}
+// sleep puts w back among the sleepers after a try that found nothing. It
+// returns false if w must try again at once: a wake found no sleeper while
+// w was out trying, so what it was for may have come after w's try.
+func (ws *waiters) sleep(w *waiter) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if w.elem != nil || len(w.ch) > 0 {
+		return true // still queued, or a token is waiting for it
 	}
-	w.mu.Unlock()
-	w.count.Add(-1)
-}
-
-// channel returns the channel that the next wake of ref closes. The caller
-// must have joined ref.
-func (w *waiters) channel(ref store.QueueRef) <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.byRef[ref].ch
-}
-
-// has reports whether anyone sleeps on ref.
-func (w *waiters) has(ref store.QueueRef) bool {
-	if w.count.Load() == 0 {
+	if w.q.missed != w.missed {
+		w.missed = w.q.missed
 		return false
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.byRef[ref] != nil
+	// Back in its place by age: it was at or near the head when woken.
+	at := w.q.sleepers.Front()
+	for at != nil && at.Value.(*waiter).seq < w.seq {
+		at = at.Next()
+	}
+	if at == nil {
+		w.elem = w.q.sleepers.PushBack(w)
+	} else {
+		w.elem = w.q.sleepers.InsertBefore(w, at)
+	}
+	return true
 }
 
-// wake wakes every sleeper on ref.
-func (w *waiters) wake(ref store.QueueRef) {
-	if w.count.Load() == 0 {
+// leave unregisters w. held is a token w received and has not served (or
+// a relay it must hand on); it goes to the next sleepers, as does a token
+// sent to w that it never received.
+func (ws *waiters) leave(w *waiter, held wake) {
+	ws.mu.Lock()
+	if w.elem != nil {
+		w.q.sleepers.Remove(w.elem)
+		w.elem = nil
+	}
+	select {
+	case t := <-w.ch:
+		ws.deliver(w.q, t)
+	default:
+	}
+	if !held.none() {
+		ws.deliver(w.q, held)
+	}
+	if w.q.members--; w.q.members == 0 {
+		delete(ws.byRef, w.ref)
+	}
+	ws.mu.Unlock()
+	ws.count.Add(-1)
+}
+
+// has reports whether any claimer waits on ref.
+func (ws *waiters) has(ref store.QueueRef) bool {
+	if ws.count.Load() == 0 {
+		return false
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return ws.byRef[ref] != nil
+}
+
+// wake tells ref's sleepers that n messages became claimable there, or,
+// with n < 0, an unknown number.
+func (ws *waiters) wake(ref store.QueueRef, n int) {
+	if n == 0 || ws.count.Load() == 0 {
 		return
 	}
-	w.mu.Lock()
-	if slot := w.byRef[ref]; slot != nil {
-		close(slot.ch)
-		slot.ch = make(chan struct{})
+	ws.mu.Lock()
+	if q := ws.byRef[ref]; q != nil {
+		ws.deliver(q, wake{n: n})
 	}
-	w.mu.Unlock()
+	ws.mu.Unlock()
+}
+
+// wakeAll is the scheduler's wake (B2): it cannot know how many messages
+// a claim expiry or a delay end freed.
+func (ws *waiters) wakeAll(ref store.QueueRef) { ws.wake(ref, -1) }
+
+// deliver hands token t to the oldest sleepers of q. ws.mu is held.
+func (ws *waiters) deliver(q *waitQueue, t wake) {
+	if t.n < 0 {
+		ws.pop(q, relay)
+		return
+	}
+	for n := t.n; n > 0; {
+		w := ws.pop(q, wake{n: 0}) // its share is set below
+		if w == nil {
+			return
+		}
+		w.ch <- wake{n: min(n, w.limit)}
+		n -= w.limit
+	}
+}
+
+// pop takes the oldest sleeper of q and sends it t, unless t is the zero
+// token (the caller sends it). With no sleeper it records the miss.
+func (ws *waiters) pop(q *waitQueue, t wake) *waiter {
+	front := q.sleepers.Front()
+	if front == nil {
+		q.missed++
+		return nil
+	}
+	w := q.sleepers.Remove(front).(*waiter)
+	w.elem = nil
+	w.missed = q.missed
+	if !t.none() {
+		w.ch <- t
+	}
+	return w
 }

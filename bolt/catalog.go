@@ -82,7 +82,10 @@ func decodePlacement(q store.QueueRef, v []byte) (store.Placement, error) {
 }
 
 // GetPlacement returns a queue's placement, or ErrNotFound.
-func (s *Store) GetPlacement(_ context.Context, q store.QueueRef) (store.Placement, error) {
+func (s *Store) GetPlacement(ctx context.Context, q store.QueueRef) (store.Placement, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Placement{}, err
+	}
 	if err := q.Check(); err != nil {
 		return store.Placement{}, err
 	}
@@ -164,7 +167,10 @@ func deletePlacement(w *wtx, q store.QueueRef) error {
 
 // ListPlacements lists a project's placements in name order after the
 // marker.
-func (s *Store) ListPlacements(_ context.Context, p store.ListPlacementsParams) ([]store.Placement, error) {
+func (s *Store) ListPlacements(ctx context.Context, p store.ListPlacementsParams) ([]store.Placement, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -174,7 +180,10 @@ func (s *Store) ListPlacements(_ context.Context, p store.ListPlacementsParams) 
 }
 
 // PoolPlacements lists the placements on one pool after p.After.
-func (s *Store) PoolPlacements(_ context.Context, p store.PoolPlacementsParams) ([]store.Placement, error) {
+func (s *Store) PoolPlacements(ctx context.Context, p store.PoolPlacementsParams) ([]store.Placement, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -212,7 +221,10 @@ func (s *Store) PoolPlacements(_ context.Context, p store.PoolPlacementsParams) 
 }
 
 // GetFlavor returns a project's flavor, or ErrNotFound.
-func (s *Store) GetFlavor(_ context.Context, project, name string) (store.FlavorRecord, error) {
+func (s *Store) GetFlavor(ctx context.Context, project, name string) (store.FlavorRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return store.FlavorRecord{}, err
+	}
 	if err := checkFlavorKey(project, name); err != nil {
 		return store.FlavorRecord{}, err
 	}
@@ -274,7 +286,10 @@ func (s *Store) DeleteFlavor(ctx context.Context, project, name string) error {
 }
 
 // ListFlavors lists a project's flavors in name order after the marker.
-func (s *Store) ListFlavors(_ context.Context, p store.ListFlavorsParams) ([]store.FlavorRecord, error) {
+func (s *Store) ListFlavors(ctx context.Context, p store.ListFlavorsParams) ([]store.FlavorRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ func claimNotFound(id store.ID) error {
 // C2, C6), moving messages that reached the queue's _max_claim_count to its
 // dead-letter queue in the same transaction.
 func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
+	if err := ctx.Err(); err != nil {
+		return store.ClaimResult{}, err
+	}
 	if err := p.Check(); err != nil {
 		return store.ClaimResult{}, err
 	}
@@ -182,6 +185,9 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 // GetClaim returns a live claim and the messages it still holds, or
 // ErrClaimNotFound. It reads without writing.
 func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.ClaimInfo, []store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.ClaimInfo{}, nil, err
 	}

@@ -210,6 +210,9 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 // ListMessages returns up to Limit messages after Marker, oldest first,
 // filtered as M6 says. It reads without writing.
 func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}
@@ -235,6 +238,9 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 // GetMessages returns the unexpired messages among IDs, in the order asked,
 // each once (M7).
 func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}

@@ -179,6 +179,9 @@ func (ob *obuckets) dropDelivery(id store.ID, r *delRec) error {
 // seek in a read transaction. An expired one not yet swept counts; a store
 // that never had one says false.
 func (s *Store) HasSubscriptions(ctx context.Context, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	s.observe(now)
 	var has bool
 	err := s.view(func(tx *bbolt.Tx) error {
@@ -203,6 +206,9 @@ const maxSkipped = catchUpBatch
 // transaction and writes nothing. Deliveries of an expired subscription
 // are dropped as they are met, never handed out (B4).
 func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesParams) ([]store.Delivery, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, time.Time{}, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, time.Time{}, err
 	}
@@ -354,6 +360,9 @@ func (s *Store) SettleDelivery(ctx context.Context, p store.SettleDeliveryParams
 // Those of expired subscriptions are left out, as of the latest Now the
 // store has seen (the params carry none).
 func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeliveriesParams) ([]store.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ func (s *Store) CreateQueue(ctx context.Context, p store.CreateQueueParams) (boo
 
 // GetQueue returns a queue with its metadata, or ErrNotFound.
 func (s *Store) GetQueue(ctx context.Context, p store.GetQueueParams) (store.QueueInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return store.QueueInfo{}, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.QueueInfo{}, err
 	}
@@ -118,6 +121,9 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 // Queue keys are project + "/" + name, and a project has no '/', so a
 // project's queues are one key range.
 func (s *Store) ListQueues(ctx context.Context, p store.ListQueuesParams) ([]store.QueueInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := store.CheckProject(p.Project); err != nil {
 		return nil, err
 	}
@@ -148,6 +154,9 @@ func (s *Store) ListQueues(ctx context.Context, p store.ListQueuesParams) ([]sto
 // reads the stored counters and corrects them for what fell due since, so
 // it costs O(log n) plus the due items.
 func (s *Store) QueueStats(ctx context.Context, p store.QueueStatsParams) (store.Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Stats{}, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.Stats{}, err
 	}

@@ -99,6 +99,9 @@ func (ob *obuckets) liveSub(qk []byte, id store.ID, now int64) (subRec, bool, er
 
 // GetSubscription returns a live subscription, or ErrNotFound.
 func (s *Store) GetSubscription(ctx context.Context, p store.GetSubscriptionParams) (store.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Subscription{}, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.Subscription{}, err
 	}
@@ -125,6 +128,9 @@ func (s *Store) GetSubscription(ctx context.Context, p store.GetSubscriptionPara
 // ListSubscriptions lists a queue's live subscriptions in ID order after
 // the marker, from the queue's subqueue range.
 func (s *Store) ListSubscriptions(ctx context.Context, p store.ListSubscriptionsParams) ([]store.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}

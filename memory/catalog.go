@@ -62,7 +62,10 @@ func (s *Store) cat(write bool) (*catalog, func(), error) {
 }
 
 // GetPlacement returns a queue's placement, or ErrNotFound.
-func (s *Store) GetPlacement(_ context.Context, q store.QueueRef) (store.Placement, error) {
+func (s *Store) GetPlacement(ctx context.Context, q store.QueueRef) (store.Placement, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Placement{}, err
+	}
 	if err := q.Check(); err != nil {
 		return store.Placement{}, err
 	}
@@ -79,7 +82,10 @@ func (s *Store) GetPlacement(_ context.Context, q store.QueueRef) (store.Placeme
 }
 
 // PutPlacement records or replaces a placement.
-func (s *Store) PutPlacement(_ context.Context, p store.Placement) error {
+func (s *Store) PutPlacement(ctx context.Context, p store.Placement) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Check(); err != nil {
 		return err
 	}
@@ -96,7 +102,10 @@ func (s *Store) PutPlacement(_ context.Context, p store.Placement) error {
 }
 
 // DeletePlacement removes a placement; a missing one is not an error.
-func (s *Store) DeletePlacement(_ context.Context, q store.QueueRef) error {
+func (s *Store) DeletePlacement(ctx context.Context, q store.QueueRef) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := q.Check(); err != nil {
 		return err
 	}
@@ -113,7 +122,10 @@ func (s *Store) DeletePlacement(_ context.Context, q store.QueueRef) error {
 
 // ListPlacements lists a project's placements in name order after the
 // marker.
-func (s *Store) ListPlacements(_ context.Context, p store.ListPlacementsParams) ([]store.Placement, error) {
+func (s *Store) ListPlacements(ctx context.Context, p store.ListPlacementsParams) ([]store.Placement, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -137,7 +149,10 @@ func (s *Store) ListPlacements(_ context.Context, p store.ListPlacementsParams) 
 }
 
 // PoolPlacements lists the placements on one pool after p.After.
-func (s *Store) PoolPlacements(_ context.Context, p store.PoolPlacementsParams) ([]store.Placement, error) {
+func (s *Store) PoolPlacements(ctx context.Context, p store.PoolPlacementsParams) ([]store.Placement, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -160,7 +175,10 @@ func (s *Store) PoolPlacements(_ context.Context, p store.PoolPlacementsParams) 
 }
 
 // GetFlavor returns a project's flavor, or ErrNotFound.
-func (s *Store) GetFlavor(_ context.Context, project, name string) (store.FlavorRecord, error) {
+func (s *Store) GetFlavor(ctx context.Context, project, name string) (store.FlavorRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return store.FlavorRecord{}, err
+	}
 	if err := checkFlavorKey(project, name); err != nil {
 		return store.FlavorRecord{}, err
 	}
@@ -177,7 +195,10 @@ func (s *Store) GetFlavor(_ context.Context, project, name string) (store.Flavor
 }
 
 // PutFlavor records or replaces a flavor.
-func (s *Store) PutFlavor(_ context.Context, f store.FlavorRecord) error {
+func (s *Store) PutFlavor(ctx context.Context, f store.FlavorRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := f.Check(); err != nil {
 		return err
 	}
@@ -191,7 +212,10 @@ func (s *Store) PutFlavor(_ context.Context, f store.FlavorRecord) error {
 }
 
 // DeleteFlavor removes a flavor; a missing one is not an error.
-func (s *Store) DeleteFlavor(_ context.Context, project, name string) error {
+func (s *Store) DeleteFlavor(ctx context.Context, project, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := checkFlavorKey(project, name); err != nil {
 		return err
 	}
@@ -205,7 +229,10 @@ func (s *Store) DeleteFlavor(_ context.Context, project, name string) error {
 }
 
 // ListFlavors lists a project's flavors in name order after the marker.
-func (s *Store) ListFlavors(_ context.Context, p store.ListFlavorsParams) ([]store.FlavorRecord, error) {
+func (s *Store) ListFlavors(ctx context.Context, p store.ListFlavorsParams) ([]store.FlavorRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}

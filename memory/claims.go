@@ -11,6 +11,9 @@ import (
 // C2, C6), moving messages that reached the queue's _max_claim_count to its
 // dead-letter queue in the same critical section.
 func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
+	if err := ctx.Err(); err != nil {
+		return store.ClaimResult{}, err
+	}
 	if err := p.Check(); err != nil {
 		return store.ClaimResult{}, err
 	}
@@ -282,6 +285,9 @@ func claimNotFound(id store.ID) error {
 // GetClaim returns a live claim and the messages it still holds, or
 // ErrClaimNotFound. A claim whose messages have all been deleted has ended.
 func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.ClaimInfo, []store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.ClaimInfo{}, nil, err
 	}
@@ -310,6 +316,9 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 // RenewClaim makes a live claim expire at Now+TTL and extends its messages
 // again (C2, C4); claim counts stay.
 func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store.ClaimInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return store.ClaimInfo{}, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.ClaimInfo{}, err
 	}
@@ -348,6 +357,9 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 // (C5). With IDs it frees only those of its messages, and the claim ends
 // once it holds none. An unknown or expired claim is a no-op.
 func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}

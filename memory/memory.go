@@ -158,6 +158,9 @@ func newConf(name string, meta json.RawMessage) (*conf, error) {
 // CreateQueue creates a queue, or reports false and leaves an existing one
 // alone (Q2). The metadata is checked either way.
 func (s *Store) CreateQueue(ctx context.Context, p store.CreateQueueParams) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return false, err
 	}
@@ -171,6 +174,9 @@ func (s *Store) CreateQueue(ctx context.Context, p store.CreateQueueParams) (boo
 
 // GetQueue returns a queue with its metadata, or ErrNotFound.
 func (s *Store) GetQueue(ctx context.Context, p store.GetQueueParams) (store.QueueInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return store.QueueInfo{}, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.QueueInfo{}, err
 	}
@@ -199,6 +205,9 @@ func (q *queue) info(meta bool) store.QueueInfo {
 // SetQueueMetadata replaces a queue's metadata, or returns ErrNotFound; with
 // p.Expected, only if the metadata is still that (ErrConflict otherwise).
 func (s *Store) SetQueueMetadata(ctx context.Context, p store.SetQueueMetadataParams) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}
@@ -228,6 +237,9 @@ func (s *Store) SetQueueMetadata(ctx context.Context, p store.SetQueueMetadataPa
 
 // DeleteQueue removes a queue and everything in it (Q6).
 func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}
@@ -253,6 +265,9 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 
 // ListQueues lists a project's queues in name order after the marker (Q4).
 func (s *Store) ListQueues(ctx context.Context, p store.ListQueuesParams) ([]store.QueueInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := store.CheckProject(p.Project); err != nil {
 		return nil, err
 	}
@@ -282,6 +297,9 @@ func (s *Store) ListQueues(ctx context.Context, p store.ListQueuesParams) ([]sto
 // QueueStats counts a queue's messages from its counters (Q5), or returns
 // ErrNotFound.
 func (s *Store) QueueStats(ctx context.Context, p store.QueueStatsParams) (store.Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Stats{}, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.Stats{}, err
 	}
@@ -312,6 +330,9 @@ func (s *Store) QueueStats(ctx context.Context, p store.QueueStatsParams) (store
 // PurgeQueue removes every message and ends every claim; metadata and
 // dedup entries stay (Q6).
 func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}
@@ -330,6 +351,9 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 // its due indexes, and subscriptions are found through their expiry index,
 // so the cost follows the expired items plus one check per queue.
 func (s *Store) Sweep(ctx context.Context, p store.SweepParams) (store.SweepResult, error) {
+	if err := ctx.Err(); err != nil {
+		return store.SweepResult{}, err
+	}
 	var res store.SweepResult
 	if err := store.CheckLimit(p.Limit, "sweep limit"); err != nil {
 		return res, err

@@ -11,6 +11,9 @@ import (
 // (M1), creating the queue if it is missing (Q2). Bodies are copied and
 // checksummed before the queue is locked.
 func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.ID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}
@@ -214,6 +217,9 @@ func (q *queue) addDedup(k string, id store.ID, until int64) {
 // ListMessages returns up to Limit messages after Marker, oldest first,
 // filtered as M6 says.
 func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([]store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}
@@ -258,6 +264,9 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 // GetMessages returns the stored messages among IDs, in the order asked,
 // each once (M7).
 func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}
@@ -290,6 +299,9 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 
 // DeleteMessages deletes messages, checking claims first as M8 says.
 func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}
@@ -375,6 +387,9 @@ func checkClaim(m *message, cid store.ID, ck key) error {
 // PopMessages deletes and returns up to Limit of the oldest free, visible
 // messages (M9).
 func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}

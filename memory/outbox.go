@@ -203,6 +203,9 @@ func (s *Store) outboxAt(t time.Time) (*outbox, int64, error) {
 // expired one not yet swept counts: the answer is a hint to skip delivery
 // work, and a store that never had a subscription always says false.
 func (s *Store) HasSubscriptions(ctx context.Context, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	out, _, err := s.outboxAt(now)
 	if err != nil {
 		return false, err
@@ -221,6 +224,9 @@ const maxSkipped = catchUpBatch
 // subscription are dropped as they are met (the sweep would drop them;
 // they are never handed out, B4).
 func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesParams) ([]store.Delivery, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, time.Time{}, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, time.Time{}, err
 	}
@@ -271,6 +277,9 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 // delivery, Retry makes it due at RetryAt, Failed moves it to the queue's
 // failed deliveries. A missing delivery is not an error.
 func (s *Store) SettleDelivery(ctx context.Context, p store.SettleDeliveryParams) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Check(); err != nil {
 		return err
 	}
@@ -319,6 +328,9 @@ func (out *outbox) fail(d *delivery, now int64) {
 // subscriptions are left out, as of the latest Now the store has seen
 // (the params carry none).
 func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeliveriesParams) ([]store.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -362,6 +374,9 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeli
 // RetryFailedDeliveries makes the given failed deliveries of the queue
 // pending again, due at Now with no attempts, and returns how many.
 func (s *Store) RetryFailedDeliveries(ctx context.Context, p store.RetryFailedDeliveriesParams) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return 0, err
 	}

@@ -21,6 +21,9 @@ func subNotFound(id store.ID) error {
 // the same subscriber to the queue, unchanged (S1). The queue is created
 // if missing (Q2).
 func (s *Store) CreateSubscription(ctx context.Context, p store.CreateSubscriptionParams) (store.Subscription, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Subscription{}, false, err
+	}
 	opts, err := p.Check()
 	if err != nil {
 		return store.Subscription{}, false, err
@@ -95,6 +98,9 @@ func (out *outbox) findSub(ref store.QueueRef, id store.ID, now int64) *sub {
 
 // GetSubscription returns a live subscription, or ErrNotFound.
 func (s *Store) GetSubscription(ctx context.Context, p store.GetSubscriptionParams) (store.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Subscription{}, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return store.Subscription{}, err
 	}
@@ -113,6 +119,9 @@ func (s *Store) GetSubscription(ctx context.Context, p store.GetSubscriptionPara
 // ListSubscriptions lists a queue's live subscriptions in ID order after
 // the marker.
 func (s *Store) ListSubscriptions(ctx context.Context, p store.ListSubscriptionsParams) ([]store.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}
@@ -147,6 +156,9 @@ func (s *Store) ListSubscriptions(ctx context.Context, p store.ListSubscriptions
 // subscription of the queue has gives ErrConflict. Every check runs before
 // any change.
 func (s *Store) UpdateSubscription(ctx context.Context, p store.UpdateSubscriptionParams) (store.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Subscription{}, err
+	}
 	opts, err := p.Check()
 	if err != nil {
 		return store.Subscription{}, err
@@ -192,6 +204,9 @@ func (s *Store) UpdateSubscription(ctx context.Context, p store.UpdateSubscripti
 // DeleteSubscription removes a subscription with its deliveries. A
 // missing one is not an error.
 func (s *Store) DeleteSubscription(ctx context.Context, p store.DeleteSubscriptionParams) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}

@@ -52,6 +52,9 @@ type txQueue struct {
 // delete), and dedup (M10) is resolved in the second phase, so repeats
 // across ops get the first ID as they would in separate calls.
 func (s *Store) Transact(ctx context.Context, p store.TxParams) ([][]store.ID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(p.Ops) == 0 {
 		return nil, store.Errorf(store.ErrInvalid, "transaction: no ops")
 	}

@@ -14,6 +14,13 @@ import "context"
 //
 // Every method checks its QueueRef (T1, Q1) and returns ErrClosed after
 // Close. Methods are safe for concurrent use.
+//
+// Every method, here and in the optional interfaces (Transactor,
+// Subscriber, Cataloger), honours ctx the same way (E1): called with a ctx
+// that is already done, it returns ctx.Err() and changes nothing, reads
+// and calls that would find nothing to do included. (Bad input with a done
+// ctx may report either error.) A ctx that ends during a call may or may
+// not stop it: a write that returns nil is done.
 type Store interface {
 	QueueStore
 	MessageStore

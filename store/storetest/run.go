@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		sweepTests,
 		durabilityTests,
 		badInputTests,
+		cancelTests,
 		concurrencyTests,
 	}
 	for _, group := range groups {
