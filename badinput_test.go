@@ -215,7 +215,10 @@ func TestStaleClaimIDs(t *testing.T) {
 	require.NoError(t, second.Release(ctx, 0))
 	require.ErrorIs(t, second.Delete(ctx, ids[0]), herald.ErrNotClaimed, "released")
 	require.NoError(t, q.Delete(ctx, ids[0]))
-	require.ErrorIs(t, second.Delete(ctx, ids[0]), nil, "deleted message: idempotent")
+	err = second.Delete(ctx, ids[0])
+	require.ErrorIs(t, err, herald.ErrMessageGone, "deleted message: a claim cannot settle what is gone (C3)")
+	require.ErrorIs(t, err, herald.ErrNotClaimed, "every stale settle matches ErrNotClaimed")
+	require.NoError(t, q.Delete(ctx, ids[0]), "a delete without a claim skips what is gone (M8)")
 }
 
 // New rejects negative or contradictory limits.

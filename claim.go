@@ -42,6 +42,10 @@ type Claim struct {
 	// Expires is when the claim ends unless renewed.
 	Expires time.Time
 	q       *Queue
+	// settled, if set, is told the IDs a settle through this handle
+	// deleted: ClaimOf's copy tells Consume, which then does not settle
+	// them again (a second settle would fail, C3).
+	settled func(ids []ID)
 }
 
 // Queue returns the handle of the claim's queue.
@@ -104,18 +108,22 @@ func (l *Limits) checkClaimTTL(ttl time.Duration) error {
 // Each move is logged (Options.Logger) with the message's ID, its claim
 // count and the dead-letter queue.
 func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
-	return q.claim(ctx, o, store.CreateClaimParams{}, q.s.log)
+	return q.claim(ctx, o, store.CreateClaimParams{}, nil, q.s.log)
 }
 
 // DeleteAndClaim deletes ids under this claim (M8, as Delete does) and
 // claims the next batch as Queue.Claim does, in one store transaction: a
 // consumer acknowledges what it handled and takes more for the cost of one
 // durable write instead of two. If that transaction fails, nothing is
-// deleted and nothing claimed. With o.Wait, a claim that finds nothing
-// waits as Queue.Claim's does, and the delete has been committed before
-// the wait: an error returned from the wait (ctx ending, ErrClosed, a
-// later attempt failing) leaves it committed, and deleting the same ids
-// again is harmless (M8). With no ids it is Queue.Claim.
+// deleted and nothing claimed; as with Delete, every id must be held by
+// this live claim, so a stale claim, or a message already gone (a retry
+// of a call that succeeded included), fails it with ErrNotClaimed,
+// ErrClaimMismatch or ErrMessageGone. With o.Wait, a claim that finds
+// nothing waits as Queue.Claim's does, and the delete has been committed
+// before the wait: an error returned from the wait (ctx ending, ErrClosed,
+// a later attempt failing) leaves it committed, and deleting the same ids
+// again fails with ErrMessageGone (without a claim, through Queue.Delete,
+// it is a no-op). With no ids it is Queue.Claim.
 //
 // Every store must honour CreateClaimParams.Delete; storetest checks it.
 func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (*Claim, error) {
@@ -129,12 +137,13 @@ func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (
 	if err != nil {
 		return nil, err
 	}
-	return q.claim(ctx, o, store.CreateClaimParams{Delete: ids, DeleteClaim: c.ID}, q.s.log)
+	return q.claim(ctx, o, store.CreateClaimParams{Delete: ids, DeleteClaim: c.ID}, c, q.s.log)
 }
 
-// claim is Queue.Claim with p's Delete, if any, done by the first attempt;
-// dead-letter moves are logged to log.
-func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimParams, log *slog.Logger) (*Claim, error) {
+// claim is Queue.Claim with p's Delete, if any, done by the first attempt
+// and, once committed, told to from (see Claim.settled); dead-letter moves
+// are logged to log.
+func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimParams, from *Claim, log *slog.Logger) (*Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // before the store: a claim counts against _max_claim_count
 	}
@@ -155,7 +164,11 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 	}
 	p.Queue, p.TTL, p.Grace, p.Limit = q.ref, o.TTL, o.Grace, o.Limit
 	if o.Wait == 0 {
-		return q.tryClaim(ctx, p, log)
+		c, err := q.tryClaim(ctx, p, log)
+		if err == nil && from != nil {
+			from.tell(p.Delete)
+		}
+		return c, err
 	}
 
 	ws := q.s.waiters
@@ -168,6 +181,9 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 		c, err := q.tryClaim(ctx, p, log)
 		if err != nil {
 			return nil, err // leave passes held on
+		}
+		if from != nil && len(p.Delete) > 0 {
+			from.tell(p.Delete)
 		}
 		got := len(c.Messages) > 0
 		if !got || held.n >= 0 {
@@ -350,14 +366,37 @@ func (c *Claim) freed(ids []ID) int {
 	return -1
 }
 
-// Delete deletes messages held by this claim (M8). If any of them is not
-// under this live claim nothing is deleted: ErrNotClaimed if it is under no
-// live claim (this one expired or was released), ErrClaimMismatch if
-// another claim holds it now.
+// Delete settles messages held by this claim: it deletes them (M8) if
+// every one is held by this live claim now. Claim IDs are fencing tokens
+// (C3): if any is not, nothing is deleted and the error says why:
+// ErrClaimMismatch if another claim holds it now, ErrNotClaimed if it is
+// under no live claim (this one expired or was released), and
+// ErrMessageGone, a child of ErrNotClaimed, if it no longer exists
+// (deleted by a newer claimant or by hand, expired, purged). So a
+// consumer whose lease ended learns it even when someone else already
+// finished the work.
+//
+// A retry of a Delete that succeeded (say, after its answer was lost)
+// also fails with ErrMessageGone, on purpose: the work is done, but the
+// claim cannot tell a lost answer from a takeover, and a transaction that
+// settled and posted its output must not post it again (see Tx). Treat
+// ErrMessageGone as "settled already, by whoever": do not redo the work
+// for it. Queue.Delete (no claim) skips missing messages instead.
 func (c *Claim) Delete(ctx context.Context, ids ...ID) error {
 	q, err := c.live("delete")
 	if err != nil {
 		return err
 	}
-	return q.deleteMessages(ctx, ids, c.ID)
+	if err := q.deleteMessages(ctx, ids, c.ID); err != nil {
+		return err
+	}
+	c.tell(ids)
+	return nil
+}
+
+// tell passes ids, just settled through c, to c.settled if set.
+func (c *Claim) tell(ids []ID) {
+	if c.settled != nil {
+		c.settled(ids)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -184,6 +185,10 @@ type lease struct {
 	held     int
 	acks     []ID // handled, waiting for their delete
 	flushing bool
+	// settled are messages a handler settled itself through ClaimOf (a
+	// Tx or Claim.Delete): their ack deletes nothing, since a second
+	// settle would fail (C3).
+	settled map[ID]bool
 }
 
 func newConsumer(ctx context.Context, q *Queue, h Handler, o ConsumeOptions) *consumer {
@@ -250,7 +255,7 @@ const feedWait = time.Minute
 // Concurrency, so messages reach handlers without a hand-off each.
 func (c *consumer) feed(ctx context.Context) error {
 	for ctx.Err() == nil { // a claim made after the stop would cost a claim count
-		cl, err := c.q.claim(ctx, ClaimOptions{TTL: c.o.LeaseTTL, Limit: c.o.Batch, Wait: feedWait}, store.CreateClaimParams{}, c.o.Logger)
+		cl, err := c.q.claim(ctx, ClaimOptions{TTL: c.o.LeaseTTL, Limit: c.o.Batch, Wait: feedWait}, store.CreateClaimParams{}, nil, c.o.Logger)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -315,6 +320,11 @@ func (c *consumer) handle(l *lease, m Message) {
 		}
 	}
 	err := c.call(l.ctx, m)
+	if err != nil && l.hasSettled(m.ID) {
+		// It is deleted: there is nothing to hand back or dead-letter.
+		c.log.Warn("herald: handler failed after settling its message through ClaimOf; the message is done", "message", m.ID, "err", err)
+		err = nil
+	}
 	switch {
 	case err == nil:
 		c.ack(l, m.ID)
@@ -389,8 +399,9 @@ type claimKey struct{}
 //		return nil
 //	})
 //
-// Consume's own delete after the handler returns nil then finds nothing
-// left to do.
+// Consume's copy tells Consume what was settled through it, so Consume's
+// own delete after the handler returns nil skips that message (deleting
+// it again under the claim would fail with ErrMessageGone, C3).
 func ClaimOf(ctx context.Context) *Claim {
 	c, _ := ctx.Value(claimKey{}).(*Claim)
 	return c
@@ -405,6 +416,25 @@ func (c *consumer) ack(l *lease, id ID) {
 	l.mu.Lock()
 	l.acks = append(l.acks, id)
 	c.flushIfDone(l)
+}
+
+// hasSettled reports whether a handler settled id through l's claim.
+func (l *lease) hasSettled(id ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.settled[id]
+}
+
+// settledBy records ids a handler settled through l's claim.
+func (l *lease) settledBy(ids []ID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.settled == nil {
+		l.settled = make(map[ID]bool, len(ids))
+	}
+	for _, id := range ids {
+		l.settled[id] = true
+	}
 }
 
 // flushIfDone flushes l if every message it still holds is handled. l.mu
@@ -428,10 +458,20 @@ func (c *consumer) flush(l *lease) {
 	for len(l.acks) > 0 {
 		batch := l.acks
 		l.acks = nil
+		n := len(batch)
+		batch = slices.DeleteFunc(batch, func(id ID) bool {
+			if l.settled[id] { // its handler settled it: nothing to delete
+				delete(l.settled, id)
+				return true
+			}
+			return false
+		})
 		l.mu.Unlock()
-		c.deleteHandled(l, batch)
+		if len(batch) > 0 {
+			c.deleteHandled(l, batch)
+		}
 		l.mu.Lock()
-		l.held -= len(batch)
+		l.held -= n
 	}
 	l.flushing = false
 	end := l.held == 0
@@ -443,7 +483,9 @@ func (c *consumer) flush(l *lease) {
 
 // deleteHandled deletes messages whose handlers succeeded. If the batch
 // fails whole (one message's claim was lost), each is tried alone so the
-// others are not handled twice.
+// others are not handled twice. A message that is gone was settled by
+// someone else after the claim was lost (or deleted by hand, or expired):
+// it will not come back, so it is logged as such and not retried.
 func (c *consumer) deleteHandled(l *lease, batch []ID) {
 	err := l.c.Delete(c.opCtx, batch...)
 	if err == nil {
@@ -453,6 +495,10 @@ func (c *consumer) deleteHandled(l *lease, batch []ID) {
 		for _, id := range batch {
 			c.deleteHandled(l, []ID{id})
 		}
+		return
+	}
+	if errors.Is(err, ErrMessageGone) {
+		c.log.Warn("herald: a handled message was already gone: this claim had lost it (another consumer may have handled it too), or it was deleted or expired", "message", batch[0], "claim", l.c.ID, "err", err)
 		return
 	}
 	c.log.Warn("herald: could not delete a handled message; it will be handled again", "message", batch[0], "err", err)
@@ -536,7 +582,9 @@ func (c *consumer) settle(l *lease, n int) {
 
 func (c *consumer) track(cl *Claim) *lease {
 	snap := *cl // ClaimOf's copy: the heartbeat renews cl meanwhile
-	l := &lease{c: cl, ctx: context.WithValue(c.hctx, claimKey{}, &snap), held: len(cl.Messages)}
+	l := &lease{c: cl, held: len(cl.Messages)}
+	snap.settled = l.settledBy
+	l.ctx = context.WithValue(c.hctx, claimKey{}, &snap)
 	c.mu.Lock()
 	c.leases[l] = struct{}{}
 	c.mu.Unlock()
@@ -605,10 +653,14 @@ func (c *consumer) renew(l *lease) {
 	c.log.Warn("herald: could not renew a claim", "claim", l.c.ID, "err", err)
 }
 
+// holds counts the messages l still holds: not yet handed back, given up,
+// deleted, or settled by their handler (a claim ends with its last
+// message, so a claim whose handlers settled everything is finished, not
+// lost).
 func (c *consumer) holds(l *lease) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.held
+	return l.held - len(l.settled)
 }
 
 // consumers tracks running Consume loops so Close can stop them first.

@@ -20,6 +20,7 @@ var (
 	ErrClaimNotFound = store.ErrClaimNotFound
 	ErrClaimMismatch = store.ErrClaimMismatch
 	ErrNotClaimed    = store.ErrNotClaimed
+	ErrMessageGone   = store.ErrMessageGone
 	ErrClosed        = store.ErrClosed
 	ErrCorrupt       = store.ErrCorrupt
 	ErrLocked        = store.ErrLocked

@@ -21,12 +21,19 @@ package herald_test
 //     stores select and mark inside one critical section / transaction, so
 //     the linearization point is well defined. Claim IDs are also checked
 //     to be unique over the whole history outside the model (C3).
-//   - Delete(ids, claim) follows M8 message by message: missing IDs are
-//     skipped; with no claim a claimed message gives ErrClaimMismatch; with
-//     a claim, a free message gives ErrNotClaimed and a message under
-//     another claim ErrClaimMismatch. One failing message fails the whole
-//     call and deletes nothing. The contract does not say which failing
-//     message's error is reported, so any of theirs is accepted.
+//   - Delete(ids, claim) follows M8 message by message: with no claim
+//     missing IDs are skipped and a claimed message gives ErrClaimMismatch;
+//     with a claim (a settle), a missing message gives ErrMessageGone
+//     (C3: the claim no longer holds it, whoever deleted it), a free one
+//     ErrNotClaimed and one under another claim ErrClaimMismatch. One
+//     failing message fails the whole call and deletes nothing. The model
+//     accepts the error of any failing message.
+//   - Settle(ids, claim) is Service.Tx{DeleteClaimed(claim, ids); Post(out)}:
+//     the delete as above, and on success one result posted to the
+//     queue's output queue; a failed settle posts nothing.
+//   - Count reads the output queue's total: it must equal the number of
+//     settles that succeeded, so a second result for one input (a stale
+//     claimant settling what a newer one settled) is caught.
 //   - Release(claim) frees a live claim's messages; for a released,
 //     never-issued or foreign claim it is a no-op and returns nil (C5).
 //   - Renew(claim) succeeds on a live claim and gives ErrClaimNotFound
@@ -70,6 +77,8 @@ const (
 	linDelete
 	linRelease
 	linRenew
+	linSettle
+	linCount
 )
 
 // linErr is the kind of error an operation returned.
@@ -80,17 +89,20 @@ const (
 	linNotClaimed
 	linMismatch
 	linClaimNotFound
+	linGone
 	linOther
 )
 
 func (e linErr) String() string {
-	return [...]string{"ok", "ErrNotClaimed", "ErrClaimMismatch", "ErrClaimNotFound", "other"}[e]
+	return [...]string{"ok", "ErrNotClaimed", "ErrClaimMismatch", "ErrClaimNotFound", "ErrMessageGone", "other"}[e]
 }
 
 func linErrOf(err error) linErr {
 	switch {
 	case err == nil:
 		return linOK
+	case errors.Is(err, herald.ErrMessageGone): // before its parent
+		return linGone
 	case errors.Is(err, herald.ErrNotClaimed):
 		return linNotClaimed
 	case errors.Is(err, herald.ErrClaimMismatch):
@@ -115,6 +127,7 @@ type linInput struct {
 type linOutput struct {
 	IDs   []herald.ID // post: the new IDs; claim: the messages got
 	Claim herald.ID   // claim: the new claim
+	N     int         // count: the output queue's total
 	Err   linErr
 	Msg   string // the error text, for the visualization
 }
@@ -131,6 +144,7 @@ type linState struct {
 	max  int
 	last herald.ID
 	msgs []linMsg // in ID order
+	out  int      // results the settles posted
 }
 
 func (s linState) live(c herald.ID) bool {
@@ -160,7 +174,8 @@ func linStep(st any, in any, out any) (bool, any) {
 		if o.Err != linOK || len(o.IDs) != i.N {
 			return false, s
 		}
-		n := linState{max: s.max, last: s.last, msgs: slices.Clone(s.msgs)}
+		n := s
+		n.msgs = slices.Clone(s.msgs)
 		for _, id := range o.IDs {
 			if id.Compare(n.last) <= 0 {
 				return false, s // M2: strictly increasing, never reused
@@ -197,7 +212,8 @@ func linStep(st any, in any, out any) (bool, any) {
 		if len(want) > 0 && (o.Claim.IsZero() || s.live(o.Claim)) || len(want) == 0 && !o.Claim.IsZero() {
 			return false, s
 		}
-		n := linState{max: s.max, last: s.last}
+		n := s
+		n.msgs = nil
 		for j, m := range s.msgs {
 			if moved[j] {
 				continue
@@ -213,13 +229,16 @@ func linStep(st any, in any, out any) (bool, any) {
 		}
 		return true, n
 
-	case linDelete:
+	case linDelete, linSettle:
 		var allowed []linErr
 		var del []int
 		for _, id := range i.IDs {
 			j := s.find(id)
 			if j < 0 {
-				continue // M8: a missing message deletes fine
+				if !i.Claim.IsZero() {
+					allowed = append(allowed, linGone) // C3: nothing to settle
+				}
+				continue // M8: without a claim a missing message deletes fine
 			}
 			m := s.msgs[j]
 			switch {
@@ -238,13 +257,20 @@ func linStep(st any, in any, out any) (bool, any) {
 		if o.Err != linOK {
 			return false, s
 		}
-		n := linState{max: s.max, last: s.last}
+		n := s
+		n.msgs = nil
 		for j, m := range s.msgs {
 			if !slices.Contains(del, j) {
 				n.msgs = append(n.msgs, m)
 			}
 		}
+		if i.Kind == linSettle {
+			n.out++
+		}
 		return true, n
+
+	case linCount:
+		return o.Err == linOK && o.N == s.out, s
 
 	case linRelease:
 		if o.Err != linOK {
@@ -253,7 +279,8 @@ func linStep(st any, in any, out any) (bool, any) {
 		if !s.live(i.Claim) {
 			return true, s // C5: no-op
 		}
-		n := linState{max: s.max, last: s.last, msgs: slices.Clone(s.msgs)}
+		n := s
+		n.msgs = slices.Clone(s.msgs)
 		for j := range n.msgs {
 			if n.msgs[j].claim == i.Claim {
 				n.msgs[j].claim = herald.ID{}
@@ -299,12 +326,13 @@ var linModel = porcupine.Model{
 	Step: linStep,
 	Equal: func(a, b any) bool {
 		x, y := a.(linState), b.(linState)
-		return x.max == y.max && x.last == y.last && slices.Equal(x.msgs, y.msgs)
+		return x.max == y.max && x.last == y.last && x.out == y.out && slices.Equal(x.msgs, y.msgs)
 	},
 	Hash: func(st any) uint64 {
 		s := st.(linState)
 		h := fnv.New64a()
 		h.Write(s.last[:])
+		h.Write([]byte{byte(s.out), byte(s.out >> 8)})
 		for _, m := range s.msgs {
 			h.Write(m.id[:])
 			h.Write(m.claim[:])
@@ -325,6 +353,10 @@ var linModel = porcupine.Model{
 			return fmt.Sprintf("claim(%d) -> %s %s %s", i.N, short(o.Claim), shorts(o.IDs), res)
 		case linDelete:
 			return fmt.Sprintf("delete(%s, %s claim %s) -> %s", shorts(i.IDs), i.How, short(i.Claim), res)
+		case linSettle:
+			return fmt.Sprintf("settle(%s, %s claim %s) -> %s", shorts(i.IDs), i.How, short(i.Claim), res)
+		case linCount:
+			return fmt.Sprintf("count() -> %d %s", o.N, res)
 		case linRelease:
 			return fmt.Sprintf("release(%s claim %s) -> %s", i.How, short(i.Claim), res)
 		case linRenew:
@@ -338,6 +370,7 @@ var linModel = porcupine.Model{
 		for _, m := range s.msgs {
 			fmt.Fprintf(&b, "%s:%s/%d ", short(m.id), short(m.claim), m.count)
 		}
+		fmt.Fprintf(&b, "out:%d", s.out)
 		return b.String()
 	},
 }
@@ -383,6 +416,7 @@ func linHistory(t *testing.T, svc *herald.Service, name string, maxClaims int, s
 	t.Helper()
 	ctx := context.Background()
 	q := svc.Queue(name)
+	results := svc.Queue(name + "-out") // what settles post
 	if maxClaims > 0 {
 		_, err := q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{
 			MaxClaimCount: maxClaims, DeadLetterQueue: name + "-dlq",
@@ -416,21 +450,29 @@ func linHistory(t *testing.T, svc *herald.Service, name string, maxClaims int, s
 				var out linOutput
 				x := r.IntN(100)
 				switch {
-				case x < 12 && len(own) > 0:
-					// Delete through one of this client's claims, live or
-					// stale: all its messages or one of them.
+				case x < 14 && len(own) > 0:
+					// Delete or settle through one of this client's
+					// claims, live or stale (released, and maybe taken
+					// and settled by another client since): all its
+					// messages or one of them.
 					oc := own[r.IntN(len(own))]
 					ids := oc.msgs
 					if r.IntN(3) == 0 {
 						ids = []herald.ID{ids[r.IntN(len(ids))]}
 					}
-					in = linInput{Kind: linDelete, IDs: slices.Clone(ids), Claim: oc.id, How: "own"}
-				case x < 20 && len(own) > 0:
+					kind := linDelete
+					if r.IntN(2) == 0 {
+						kind = linSettle
+					}
+					in = linInput{Kind: kind, IDs: slices.Clone(ids), Claim: oc.id, How: "own"}
+				case x < 22 && len(own) > 0:
 					in = linInput{Kind: linRelease, Claim: own[r.IntN(len(own))].id, How: "own"}
 				case x < 40:
 					in = linInput{Kind: linPost, N: 1 + r.IntN(3)}
-				case x < 65:
+				case x < 61:
 					in = linInput{Kind: linClaim, N: 1 + r.IntN(3)}
+				case x < 65:
+					in = linInput{Kind: linCount}
 				default:
 					// Anyone's messages through anyone's claims, a bogus
 					// or a foreign claim, or no claim.
@@ -445,6 +487,8 @@ func linHistory(t *testing.T, svc *herald.Service, name string, maxClaims int, s
 						cl, how = herald.ID{}, "no"
 					}
 					switch y := r.IntN(10); {
+					case y < 2 && !msg.IsZero() && !cl.IsZero():
+						in = linInput{Kind: linSettle, IDs: []herald.ID{msg}, Claim: cl, How: how}
 					case y < 6 && !msg.IsZero():
 						in = linInput{Kind: linDelete, IDs: []herald.ID{msg}, Claim: cl, How: how}
 					case y < 8 && !cl.IsZero():
@@ -485,6 +529,18 @@ func linHistory(t *testing.T, svc *herald.Service, name string, maxClaims int, s
 					err = q.ClaimByID(in.Claim).Release(ctx, 0)
 				case linRenew:
 					err = q.ClaimByID(in.Claim).Renew(ctx, time.Hour)
+				case linSettle:
+					_, err = svc.Tx(ctx, func(tx *herald.Tx) error {
+						tx.DeleteClaimed(q.ClaimByID(in.Claim), in.IDs...)
+						tx.Post(results, herald.Draft{Body: []byte("result")})
+						return nil
+					})
+				case linCount:
+					var st herald.Stats
+					if st, err = results.Stats(ctx); errors.Is(err, herald.ErrNotFound) {
+						err = nil // no settle yet
+					}
+					out.N = int(st.Total)
 				}
 				ret := clock()
 				out.Err = linErrOf(err)
@@ -557,16 +613,21 @@ func runLinearizability(t *testing.T, svc *herald.Service, prefix string, maxCla
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d: %d histories of %d clients × %d ops, max claim count %d", seed, histories, clients, ops, maxClaims)
 	start := time.Now()
-	total, overlapping := 0, 0
+	total, overlapping, gone := 0, 0, 0
 	for h := range histories {
 		name := fmt.Sprintf("%s-%d", prefix, h) // a fresh queue per history
 		hist := linHistory(t, svc, name, maxClaims, seed+uint64(h), clients, ops)
 		linCheck(t, name, linModelMax(maxClaims), hist)
 		total += len(hist)
 		overlapping += linOverlapping(hist)
+		for _, op := range hist {
+			if op.Output.(linOutput).Err == linGone {
+				gone++
+			}
+		}
 	}
-	t.Logf("%d histories, %d ops (%d concurrent with another client's) in %v",
-		histories, total, overlapping, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d histories, %d ops (%d concurrent with another client's; %d settles of a gone message refused) in %v",
+		histories, total, overlapping, gone, time.Since(start).Round(time.Millisecond))
 }
 
 // linOverlapping counts the operations whose interval overlaps one of
@@ -585,8 +646,10 @@ func linOverlapping(ops []porcupine.Operation) int {
 }
 
 // TestLinearizabilityModelRejects makes sure the model is not vacuous: it
-// rejects a claim that skips the oldest free message (C1) and a stale claim
-// that deletes a message under a newer claim (C3, M8).
+// rejects a claim that skips the oldest free message (C1), a stale claim
+// that deletes a message under a newer claim (C3, M8), and issue 14's
+// defect: a stale claim whose settle succeeds after the newer claimant
+// settled the message, leaving two results.
 func TestLinearizabilityModelRejects(t *testing.T) {
 	src := store.NewIDSource()
 	now := time.Now()
@@ -607,8 +670,22 @@ func TestLinearizabilityModelRejects(t *testing.T) {
 		[2]any{linInput{Kind: linRenew, Claim: c1}, linOutput{Err: linClaimNotFound}},
 		[2]any{linInput{Kind: linDelete, IDs: []herald.ID{m1}, Claim: c2}, linOutput{}},
 		[2]any{linInput{Kind: linDelete, IDs: []herald.ID{m2}, Claim: c2}, linOutput{Err: linNotClaimed}},
+		[2]any{linInput{Kind: linDelete, IDs: []herald.ID{m1}, Claim: c2}, linOutput{Err: linGone}},
+		[2]any{linInput{Kind: linDelete, IDs: []herald.ID{m1}}, linOutput{}},
 	)
 	require.Equal(t, porcupine.Ok, porcupine.CheckOperationsTimeout(linModel, ok, time.Second))
+	takeover := []([2]any){posted,
+		{linInput{Kind: linClaim, N: 1}, linOutput{Claim: c1, IDs: []herald.ID{m1}}},
+		{linInput{Kind: linRelease, Claim: c1}, linOutput{}},
+		{linInput{Kind: linClaim, N: 1}, linOutput{Claim: c2, IDs: []herald.ID{m1}}},
+		{linInput{Kind: linSettle, IDs: []herald.ID{m1}, Claim: c2}, linOutput{}},
+	}
+	settled := func(steps ...[2]any) []porcupine.Operation { return seq(append(slices.Clone(takeover), steps...)...) }
+	require.Equal(t, porcupine.Ok, porcupine.CheckOperationsTimeout(linModel, settled(
+		[2]any{linInput{Kind: linSettle, IDs: []herald.ID{m1}, Claim: c1}, linOutput{Err: linGone}},
+		[2]any{linInput{Kind: linSettle, IDs: []herald.ID{m1}, Claim: c2}, linOutput{Err: linGone}},
+		[2]any{linInput{Kind: linCount}, linOutput{N: 1}},
+	), time.Second))
 	for name, bad := range map[string][]porcupine.Operation{
 		"not FIFO": seq(posted,
 			[2]any{linInput{Kind: linClaim, N: 1}, linOutput{Claim: c1, IDs: []herald.ID{m2}}}),
@@ -628,6 +705,14 @@ func TestLinearizabilityModelRejects(t *testing.T) {
 				[2]any{linInput{Kind: linRelease, Claim: c1}, linOutput{}},
 				[2]any{linInput{Kind: linClaim, N: 1}, linOutput{Claim: c2, IDs: []herald.ID{m1}}})
 		}(),
+		"stale settle after the newer claimant settled": settled(
+			[2]any{linInput{Kind: linSettle, IDs: []herald.ID{m1}, Claim: c1}, linOutput{}}),
+		"stale delete after the newer claimant settled": settled(
+			[2]any{linInput{Kind: linDelete, IDs: []herald.ID{m1}, Claim: c1}, linOutput{}}),
+		"a retried settle succeeds again": settled(
+			[2]any{linInput{Kind: linSettle, IDs: []herald.ID{m1}, Claim: c2}, linOutput{}}),
+		"a second result": settled(
+			[2]any{linInput{Kind: linCount}, linOutput{N: 2}}),
 		"ids not increasing": seq(
 			[2]any{linInput{Kind: linPost, N: 2}, linOutput{IDs: []herald.ID{m2, m1}}}),
 	} {

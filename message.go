@@ -155,9 +155,10 @@ func (q *Queue) GetMany(ctx context.Context, ids ...ID) ([]Message, error) {
 }
 
 // Delete deletes messages that are not under a live claim (M8). Missing
-// messages are skipped. If any message is under a live claim nothing is
-// deleted and the error matches ErrClaimMismatch: delete those through
-// their Claim.
+// messages are skipped, so a repeat is harmless (Claim.Delete, which
+// settles under a claim, fails on them instead). If any message is under a
+// live claim nothing is deleted and the error matches ErrClaimMismatch:
+// delete those through their Claim.
 func (q *Queue) Delete(ctx context.Context, ids ...ID) error {
 	return q.deleteMessages(ctx, ids, ID{})
 }

@@ -226,6 +226,7 @@ func runModel(t *rapid.T, open, reopen func() (store.Store, error)) {
 		{"ClaimDelete", 1, mb.claimDelete},
 		{"DeleteAndClaim", 1, mb.deleteAndClaim},
 		{"Delete", 1, mb.delete},
+		{"Takeover", 2, mb.takeover},
 		{"Pop", 1, mb.pop},
 		{"SetMetadata", 2, mb.setMetadata},
 		{"Create", 1, mb.create},
@@ -275,7 +276,9 @@ func errKind(t *rapid.T, what string, got, want error) bool {
 	switch {
 	case want == nil && got != nil:
 		t.Fatalf("%s: error %v, model says none", what, got)
-	case want != nil && !errors.Is(got, want):
+	case want != nil && !errors.Is(got, want),
+		// ErrMessageGone is a child of ErrNotClaimed: exact both ways.
+		errors.Is(got, herald.ErrMessageGone) != errors.Is(want, herald.ErrMessageGone):
 		t.Fatalf("%s: error %v, model says %v", what, got, want)
 	}
 	if want != nil {
@@ -673,23 +676,98 @@ func (mb *mbMachine) deleteAndClaim(t *rapid.T) {
 	mb.claimed(t, "DeleteAndClaim "+h.tag, h.key, got, err, c, taken, moved, dlq, werr)
 }
 
-// deleteIDs draws ids to delete through h: some of those it holds, or any.
+// deleteIDs draws ids to delete through h: some of those it holds, some of
+// those it was granted (held, taken over, or gone: a stale settle), or
+// any.
 func (mb *mbMachine) deleteIDs(t *rapid.T, h *mbHandle) []herald.ID {
 	var ids []herald.ID
-	if h.c != nil && rapid.Bool().Draw(t, "ownIDs") {
+	switch kind := rapid.IntRange(0, 2).Draw(t, "ownIDs"); {
+	case h.c == nil || kind == 0:
+	case kind == 1:
 		for _, msg := range mb.m.stored(h.key) {
 			if msg.claim == h.c {
 				ids = append(ids, msg.id)
 			}
 		}
-		if len(ids) > 1 {
-			ids = ids[:rapid.IntRange(1, len(ids)).Draw(t, "ownN")]
+	default:
+		for _, msg := range h.h.Messages {
+			ids = append(ids, msg.ID)
 		}
+	}
+	if len(ids) > 1 {
+		ids = ids[:rapid.IntRange(1, len(ids)).Draw(t, "ownN")]
 	}
 	if len(ids) == 0 {
 		ids = mb.pickIDs(t, h.key, "id")
 	}
 	return ids
+}
+
+// takeover is issue 14's case: a claim's lease ends (expiry or release), a
+// newer claimant takes the message and settles it, then the stale claimant
+// settles the same messages. Each settle is a Tx that deletes under the
+// claim and posts a result, or a Claim.Delete. The stale settle must fail
+// whole (C3): no second result.
+func (mb *mbMachine) takeover(t *rapid.T) {
+	var stale []*mbHandle
+	for _, h := range mb.handles {
+		if h.c != nil {
+			stale = append(stale, h)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	a := stale[len(stale)-1-rapid.IntRange(0, len(stale)-1).Draw(t, "takeoverAge")]
+	if mb.m.live(a.c) {
+		if rapid.Bool().Draw(t, "byRelease") {
+			errKind(t, "Release", a.h.Release(mb.ctx, 0), mb.m.release(a.c, 0))
+		} else {
+			mb.m.now = a.c.expires
+			mb.clock.set(mb.m.now)
+		}
+	}
+	b := mb.claimOn(t, a.key)
+	newer := b != nil && b.c != nil && mb.settle(t, "newer", b, idsOf(b.h.Messages))
+	if !mb.settle(t, "stale", a, idsOf(a.h.Messages)) && newer && mb.m.find(a.key, a.h.Messages[0].ID) == nil {
+		mbEvent("Takeover: stale settle refused after the newer claimant settled")
+	}
+}
+
+// settle deletes ids under h's claim, in a Tx that also posts a result to
+// a drawn queue or through Claim.Delete, and checks both against the
+// model: a failed settle posts nothing. It reports whether it settled.
+func (mb *mbMachine) settle(t *rapid.T, who string, h *mbHandle, ids []herald.ID) bool {
+	if len(ids) > refLimits.MaxMessagesPerCall {
+		ids = ids[:refLimits.MaxMessagesPerCall]
+	}
+	if !rapid.Bool().Draw(t, "settleTx") {
+		werr := mb.m.del(h.key, ids, h.h.ID)
+		return errKind(t, "Claim.Delete "+who, h.h.Delete(mb.ctx, ids...), werr)
+	}
+	out := genKey.Draw(t, "resultQueue")
+	mb.bodyN++
+	ds := []refDraft{{body: fmt.Sprintf("r%d", mb.bodyN)}}
+	var slots []refPostSlot
+	werr := mb.m.del(h.key, ids, h.h.ID)
+	if werr == nil {
+		slots, werr = mb.m.post(out, ds)
+	}
+	got, err := mb.svc.Tx(mb.ctx, func(tx *herald.Tx) error {
+		tx.DeleteClaimed(h.h, ids...)
+		tx.Post(mb.q(out, ""), herald.Draft{Body: []byte(ds[0].body)})
+		return nil
+	})
+	if !errKind(t, "Tx "+who, err, werr) {
+		return false
+	}
+	if len(got) != 1 || len(got[0]) != 1 {
+		t.Fatalf("Tx %s: IDs %v, want one post of one", who, got)
+	}
+	mbEvent("Tx " + who + " settled")
+	mb.learn(t, out, got[0][0], "message")
+	mb.m.commitPost(out, "", ds, slots, got[0])
+	return true
 }
 
 func (mb *mbMachine) delete(t *rapid.T) {

@@ -290,8 +290,10 @@ func (m *refModel) get(k refKey, ids []herald.ID) ([]*refMsg, error) {
 }
 
 // del is M8: with claim nil the plain Queue.Delete; with a claim ID (live or
-// not) the delete through a Claim. It checks every present message first
-// and fails whole.
+// not) the delete through a Claim, a settle. It checks every named message
+// first, in order, and fails whole. A settle needs every message held by
+// that live claim now (C3: a fencing token), so a missing one fails it
+// with ErrMessageGone, while a plain delete skips it.
 func (m *refModel) del(k refKey, ids []herald.ID, cid herald.ID) error {
 	if len(ids) < 1 || len(ids) > refLimits.MaxMessagesPerCall {
 		return herald.ErrInvalidLimit
@@ -300,6 +302,9 @@ func (m *refModel) del(k refKey, ids []herald.ID, cid herald.ID) error {
 	for _, id := range ids {
 		msg := m.find(k, id)
 		if msg == nil {
+			if !cid.IsZero() {
+				return herald.ErrMessageGone // already deleted, expired or purged
+			}
 			continue // missing: deletes fine
 		}
 		c := m.claimOf(msg)

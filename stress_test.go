@@ -30,7 +30,8 @@ package herald_test
 // delete); a stale claim ID never deletes a message under a newer live
 // claim (it gets ErrClaimMismatch and the holder still finds the message
 // under its claim) nor a message at all (it gets ErrNotClaimed or
-// ErrClaimMismatch, or nil only when every message named is gone); and the
+// ErrClaimMismatch, or ErrMessageGone when a message named is gone, as
+// when a newer claimant already deleted it; never nil, C3); and the
 // dead-letter queue holds exactly the messages claimed _max_claim_count
 // times and not deleted, each once, unclaimed.
 
@@ -384,16 +385,18 @@ func stressUnhealthy(t *testing.T, be stressBackend, producers, consumers int) {
 		switch {
 		case errors.Is(err, herald.ErrClaimMismatch):
 			staleMismatch.Add(1)
-		case errors.Is(err, herald.ErrNotClaimed):
-			staleNotClaimed.Add(1)
-		case err == nil:
-			// Only right if every message named was already gone.
+		case errors.Is(err, herald.ErrMessageGone):
+			// Only right if a message named is gone.
 			staleGone.Add(1)
 			if left, err := q.GetMany(ctx, ids...); err != nil {
 				errs.add(err)
-			} else if len(left) > 0 {
-				errs.add(fmt.Errorf("delete through expired claim %s returned nil, but message %s is still stored (claim %s)", c.ID, left[0].ID, left[0].ClaimID))
+			} else if len(left) == len(ids) {
+				errs.add(fmt.Errorf("delete through expired claim %s: ErrMessageGone, but every message it names is stored", c.ID))
 			}
+		case errors.Is(err, herald.ErrNotClaimed):
+			staleNotClaimed.Add(1)
+		case err == nil:
+			errs.add(fmt.Errorf("delete through expired claim %s returned nil: a stale claim settled %v (C3)", c.ID, ids))
 		default:
 			errs.add(fmt.Errorf("delete through expired claim %s: %w", c.ID, err))
 		}
@@ -580,7 +583,7 @@ func stressUnhealthy(t *testing.T, be stressBackend, producers, consumers int) {
 	}
 	t.Logf("%d messages, %d×%d, %v: lost %d, duplicated %d, unexpected %d; overlaps %d, bad claim counts %d; "+
 		"dead-lettered %d (wrong %d), deleted %d; claims abandoned %d, overran %d, released %d, finished %d; "+
-		"expired-claim deletes: mismatch %d, not claimed %d, all gone %d; stale probes %d; clock +%v",
+		"expired-claim deletes: mismatch %d, not claimed %d, gone %d; stale probes %d; clock +%v",
 		len(acked), producers, consumers, elapsed.Round(time.Millisecond), got.lost, got.dup, got.unexpected,
 		overlaps, badCounts, len(dead), dlqWrong, len(deletedBy), abandoned.Load(), overran.Load(), released.Load(), finished.Load(),
 		staleMismatch.Load(), staleNotClaimed.Load(), staleGone.Load(), probes.Load(),

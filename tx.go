@@ -16,6 +16,14 @@ type Tx struct {
 	s   *Service
 	ops []store.TxOp
 	err error
+	// settles are the DeleteClaimed steps, told to their claims once the
+	// transaction commits.
+	settles []txSettle
+}
+
+type txSettle struct {
+	c   *Claim
+	ids []ID
 }
 
 // Post adds a post of drafts to q; Service.Tx returns its IDs.
@@ -33,8 +41,14 @@ func (tx *Tx) Delete(q *Queue, ids ...ID) {
 	}
 }
 
-// DeleteClaimed adds a delete of messages held by c, as Claim.Delete: if
-// c no longer holds one of them, the whole transaction fails.
+// DeleteClaimed adds a settle of messages held by c, as Claim.Delete: if
+// c, live, does not hold every one of them when the transaction runs, the
+// whole transaction fails and nothing is posted (C3), with
+// ErrClaimMismatch, ErrNotClaimed or ErrMessageGone as Claim.Delete says.
+// That holds for a message a newer claimant already settled after c's
+// lease ended, and for a retry of this same transaction after it
+// committed but its answer was lost: the retry fails with ErrMessageGone
+// rather than post the output twice.
 func (tx *Tx) DeleteClaimed(c *Claim, ids ...ID) {
 	q, err := c.live("delete")
 	if err != nil {
@@ -43,6 +57,9 @@ func (tx *Tx) DeleteClaimed(c *Claim, ids ...ID) {
 	}
 	if tx.own(q) {
 		tx.ops = append(tx.ops, store.TxOp{Queue: q.ref, Delete: ids, Claim: c.ID})
+		if c.settled != nil {
+			tx.settles = append(tx.settles, txSettle{c, ids})
+		}
 	}
 }
 
@@ -72,8 +89,10 @@ func (tx *Tx) fail(err error) {
 // (ErrCrossPool otherwise), and the store must implement
 // store.Transactor (memory and bolt do; otherwise the error matches
 // errors.ErrUnsupported). If any step fails — a claim that no longer holds
-// a message, a body over the limits — nothing changes and the error says
-// which step.
+// a message (DeleteClaimed), a body over the limits — nothing changes and
+// the error says which step. A Tx that settles under a claim is therefore
+// safe to retry after an unknown outcome: if the first run committed, the
+// retry fails with ErrMessageGone and posts nothing.
 func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, error) {
 	if err := s.gate.enter(); err != nil {
 		return nil, err
@@ -106,6 +125,9 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, st := range tx.settles {
+		st.c.tell(st.ids)
 	}
 	posted := make([][]ID, 0, len(ids))
 	for i, op := range tx.ops {

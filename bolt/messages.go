@@ -291,10 +291,15 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 }
 
 // deleteMessages is DeleteMessages inside a write transaction: it checks
-// every present message first, so a failed check deletes nothing.
+// every named message first, so a failed check deletes nothing. Under a
+// claim a missing message fails the check (ErrMessageGone); without one
+// it is skipped.
 func (w *wtx) deleteMessages(p *store.DeleteMessagesParams) error {
 	q, now, err := w.dueQueue(p.Queue, p.Now)
 	if q == nil || err != nil {
+		if err == nil && !p.Claim.IsZero() && len(p.IDs) > 0 {
+			return store.Gone(p.IDs[0], p.Claim) // no queue holds nothing
+		}
 		return err
 	}
 	type found struct {
@@ -313,6 +318,9 @@ func (w *wtx) deleteMessages(p *store.DeleteMessagesParams) error {
 			return err
 		}
 		if !ok {
+			if !p.Claim.IsZero() {
+				return store.Gone(id, p.Claim)
+			}
 			continue
 		}
 		if !p.IgnoreClaims {

@@ -73,6 +73,31 @@ func TestDeleteWithClaimID(t *testing.T) {
 	c.expect(http.StatusNoContent, "DELETE", "/v2/queues/none/messages/"+ids[2], "")
 }
 
+// TestDeleteWithClaimIDMissingMessage is zaqar-v2 §4.5's first row with a
+// claim id: a message that does not exist answers 204, whether it never
+// did, a newer claimant settled it after this claim was released, this
+// claim's own delete already took it, or the queue is gone, although the
+// library refuses such a settle (ErrMessageGone, C3). A malformed claim id
+// is still checked first (400).
+func TestDeleteWithClaimIDMissingMessage(t *testing.T) {
+	c := newClient(t, httpapi.Options{})
+	ids := postIDs(t, c, `"a"`, `"b"`)
+	msg := q + "/messages/"
+	stale := claim(t, c, 1) // takes a
+	c.expect(http.StatusNoContent, "DELETE", q+"/claims/"+stale, "")
+	newer := claim(t, c, 1) // takes a again
+	c.expect(http.StatusNoContent, "DELETE", msg+ids[0]+"?claim_id="+newer, "")
+
+	c.expect(http.StatusNoContent, "DELETE", msg+ids[0]+"?claim_id="+stale, "")                    // settled by the newer claimant
+	c.expect(http.StatusNoContent, "DELETE", msg+ids[0]+"?claim_id="+newer, "")                    // a retry of one's own
+	c.expect(http.StatusNoContent, "DELETE", msg+"01M99E9P5B7HMQY1AG01WY47ZY?claim_id="+newer, "") // never existed
+	c.expect(http.StatusNoContent, "DELETE", "/v2/queues/none/messages/"+ids[1]+"?claim_id="+newer, "")
+	c.expect(http.StatusBadRequest, "DELETE", msg+ids[0]+"?claim_id=123", "")
+	c.expect(http.StatusNotFound, "GET", msg+ids[0], "")
+	c.expect(http.StatusBadRequest, "DELETE", msg+ids[1]+"?claim_id="+stale, "") // b exists, unclaimed
+	c.expect(http.StatusOK, "GET", msg+ids[1], "")
+}
+
 // TestClaimCreatedOrNoContent is §5.1–5.4: 201 with messages, 204 when there
 // is nothing to claim (also on a missing queue); 404 for unknown claims.
 func TestClaimCreatedOrNoContent(t *testing.T) {

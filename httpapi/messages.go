@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -189,7 +190,10 @@ func (h *handler) getMessage(w http.ResponseWriter, r *http.Request, rq *request
 
 // deleteMessage deletes one message (§4.5): a claimed message needs its
 // claim's id (403 otherwise); a claim id for an unclaimed message, or one
-// that is malformed, answers 400.
+// that is malformed, answers 400. A message that does not exist answers
+// 204 with or without a claim id, as Zaqar's do, although herald refuses
+// that settle (ErrMessageGone, C3): an HTTP client learns no more from a
+// 400 here than Zaqar tells it, and its retried DELETE stays idempotent.
 func (h *handler) deleteMessage(w http.ResponseWriter, r *http.Request, rq *request) error {
 	qs := newQuery(r)
 	var claim herald.ID
@@ -208,7 +212,7 @@ func (h *handler) deleteMessage(w http.ResponseWriter, r *http.Request, rq *requ
 	} else {
 		err = rq.queue.ClaimByID(claim).Delete(r.Context(), id)
 	}
-	if err != nil && !isNotFound(err) {
+	if err != nil && !isNotFound(err) && !errors.Is(err, herald.ErrMessageGone) {
 		return err
 	}
 	return noContent(w)

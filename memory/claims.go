@@ -21,6 +21,9 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 	for {
 		q, err := s.lookup(p.Queue)
 		if q == nil || err != nil {
+			if err == nil && len(p.Delete) > 0 {
+				err = store.Gone(p.Delete[0], p.DeleteClaim) // no queue holds nothing
+			}
 			return store.ClaimResult{}, err
 		}
 		c := q.conf.Load()

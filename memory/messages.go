@@ -311,6 +311,9 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 	now := s.observe(p.Now)
 	q, _, err := s.lockAt(p.Queue, now)
 	if q == nil || err != nil {
+		if err == nil && !p.Claim.IsZero() && len(p.IDs) > 0 {
+			return store.Gone(p.IDs[0], p.Claim) // no queue holds nothing
+		}
 		return err
 	}
 	if p.IgnoreClaims {
@@ -334,7 +337,8 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 // deletable appends to found the messages among ids that q holds and
 // returns it, or the error of the first that fails the claim checks of M8
 // against claim cid. Messages in gone (those earlier ops of a transaction
-// delete) count as missing. It changes nothing.
+// delete) count as missing: skipped without a claim, ErrMessageGone with
+// one (a claim settles only what it holds now). It changes nothing.
 func (q *queue) deletable(found []*message, ids []store.ID, cid store.ID, gone map[*message]bool) ([]*message, error) {
 	ck := keyOf(cid)
 	var c *claim
@@ -350,6 +354,9 @@ func (q *queue) deletable(found []*message, ids []store.ID, cid store.ID, gone m
 			m = q.findMsg(k)
 		}
 		if m == nil || gone != nil && gone[m] {
+			if !cid.IsZero() {
+				return nil, store.Gone(id, cid)
+			}
 			continue
 		}
 		if err := checkClaim(m, cid, ck); err != nil {

@@ -201,6 +201,9 @@ func checkTx(ops []txOp, qs map[store.QueueRef]*txQueue, track bool) error {
 			_, _, err = resolve(o.ms, &o.post, t.c, o.size, t.now)
 		case t == nil: // a delete on a queue that does not exist
 			o.found = nil
+			if !o.Claim.IsZero() {
+				err = store.Gone(o.Delete[0], o.Claim)
+			}
 		default:
 			o.found, err = t.q.deletable(nil, o.Delete, o.Claim, gone)
 			if gone != nil {

@@ -47,9 +47,21 @@ var (
 	// ErrClaimMismatch reports a delete of a message under a live claim
 	// without that claim's id (M8; HTTP 403).
 	ErrClaimMismatch = &kind{text: "herald: message is claimed by another claim"}
-	// ErrNotClaimed reports a claim id given for a message that is not under
-	// a live claim (M8; HTTP 400).
+	// ErrNotClaimed reports a settle (a delete under a claim) of a message
+	// that the named claim does not hold: the message is under no live
+	// claim (M8; HTTP 400), or it is gone (ErrMessageGone, a child of
+	// this one). With ErrClaimMismatch (another live claim holds the
+	// message) it covers every settle through a claim that is no longer
+	// live (C3).
 	ErrNotClaimed = &kind{text: "herald: message is not claimed"}
+	// ErrMessageGone reports a settle under a claim of a message that no
+	// longer exists: deleted (by a newer claimant, by this claim's own
+	// earlier settle whose answer was lost, or by a forced delete),
+	// expired or purged. Its parent is ErrNotClaimed: a claim cannot hold
+	// what is gone, so a stale claim fails its settle even when the work
+	// it names was already settled by someone else (C3). A delete that
+	// names no claim skips missing messages instead (M8).
+	ErrMessageGone = &kind{text: "herald: message is gone: already deleted, expired or purged", parent: ErrNotClaimed}
 	// ErrClosed reports a call on a closed Service or Store (B3).
 	ErrClosed = &kind{text: "herald: closed"}
 	// ErrCorrupt reports stored data that failed its integrity check (M11,
@@ -72,6 +84,13 @@ var (
 	// answers 503 here.
 	ErrNoPool = &kind{text: "herald: no pool can take the queue"}
 )
+
+// Gone returns the error for a message id that a delete under claim names
+// but that no longer exists (M8, C3): it matches ErrMessageGone and
+// ErrNotClaimed. Backends use it so that every store says the same.
+func Gone(id, claim ID) error {
+	return Errorf(ErrMessageGone, "message %s is gone (already deleted, expired or purged): claim %s cannot settle it", id, claim)
+}
 
 // detail is an error that names the offending value and matches its kind.
 type detail struct {

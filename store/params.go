@@ -138,7 +138,10 @@ type GetMessagesParams struct {
 type DeleteMessagesParams struct {
 	Queue QueueRef
 	IDs   []ID
-	// Claim, when non-zero, is the claim the messages must be under (M8).
+	// Claim, when non-zero, is the live claim every named message must be
+	// held by (M8, C3); a missing message then fails the call
+	// (ErrMessageGone) instead of being skipped. See
+	// MessageStore.DeleteMessages.
 	Claim ID
 	// IgnoreClaims deletes the messages whatever their claim state (Zaqar's
 	// bulk delete); Claim must then be zero.
@@ -168,8 +171,9 @@ type CreateClaimParams struct {
 	// in the same transaction, before claiming: a consumer acknowledges
 	// the batch it handled and takes the next for one commit. The delete
 	// follows M8 with DeleteClaim (which must then be non-zero) as the
-	// claim; if it fails, nothing changes and CreateClaim returns its
-	// error. Empty means a plain claim. Every Store must honour it (a
+	// claim: every listed message must be held by that live claim, a
+	// missing one included (ErrMessageGone); if it fails, nothing changes
+	// and CreateClaim returns its error. Empty means a plain claim. Every Store must honour it (a
 	// store that ignored it would leave handled messages to be handled
 	// again); storetest's M8/DeleteAndClaim* subtests check it.
 	Delete      []ID

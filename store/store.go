@@ -84,12 +84,26 @@ type MessageStore interface {
 	// the order asked, each once (M7). Claim and delay do not hide them;
 	// expiry does. A missing queue gives an empty list.
 	GetMessages(ctx context.Context, p GetMessagesParams) ([]Message, error)
-	// DeleteMessages deletes messages (M8). Missing IDs are skipped. Unless
-	// IgnoreClaims is set, every present message is checked first and the
-	// call fails whole: a message under a live claim needs that claim
-	// (ErrClaimMismatch); with Claim set, a message not under a live claim
-	// gives ErrNotClaimed and one under another live claim gives
-	// ErrClaimMismatch.
+	// DeleteMessages deletes messages (M8), checking every named message
+	// first: a failed check fails the call whole and deletes nothing; the
+	// first failing ID, in the order given, decides the error.
+	//
+	// Without Claim (or with IgnoreClaims) missing IDs are skipped, so a
+	// repeat is harmless; unless IgnoreClaims is set, a present message
+	// under a live claim gives ErrClaimMismatch.
+	//
+	// With Claim set the call settles work held under that claim, and
+	// every named message must be held by that live claim right now (C3:
+	// claim IDs are fencing tokens): a message under no live claim gives
+	// ErrNotClaimed, one under another live claim ErrClaimMismatch, and a
+	// message that no longer exists (deleted, expired, purged, or its
+	// queue gone) ErrMessageGone, a child of ErrNotClaimed. So a stale
+	// claim fails even when a newer claimant already deleted the message,
+	// and so does a retry of this claim's own delete that succeeded: a
+	// caller that lost the answer must not take the error for a refusal
+	// to delete, but a transaction that deleted its input and posted its
+	// output fails on retry rather than posting the output twice. An ID
+	// named twice in one call counts once.
 	DeleteMessages(ctx context.Context, p DeleteMessagesParams) error
 	// PopMessages deletes and returns up to Limit of the oldest free,
 	// visible messages (M9).
@@ -112,8 +126,11 @@ type ClaimStore interface {
 	// taking messages until it has Limit or none are left. With no message
 	// claimed, no claim is made and NextReady says when to try again.
 	// With Delete set, the messages it lists are deleted under DeleteClaim
-	// (M8) in the same transaction first; a failed delete fails the call
-	// whole.
+	// in the same transaction first, as DeleteMessages with that Claim:
+	// each must be held by that live claim right now, so a stale claim or
+	// a repeat of a delete that succeeded gives ErrNotClaimed,
+	// ErrClaimMismatch or ErrMessageGone, and a failed delete fails the
+	// call whole (nothing deleted, nothing claimed).
 	CreateClaim(ctx context.Context, p CreateClaimParams) (ClaimResult, error)
 	// GetClaim returns a live claim and the messages it still holds, or
 	// ErrClaimNotFound.

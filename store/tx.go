@@ -48,7 +48,9 @@ type TxOp struct {
 	Post     []Draft
 	ClientID string
 	// Delete and Claim are as in DeleteMessagesParams: with Claim set
-	// every present message must be under that live claim.
+	// every named message must be held by that live claim, so one that is
+	// gone (ErrMessageGone), or that an earlier op of the same
+	// transaction deleted, fails the transaction.
 	Delete []ID
 	Claim  ID
 }

@@ -149,6 +149,9 @@ func testBadInputChangesNothing(f *fixture) {
 		{call{"DeleteMessages free, live claim", del(live, m2)}, store.ErrNotClaimed},
 		{call{"DeleteMessages free, garbage claim", del(fakeID(7), m2)}, store.ErrNotClaimed},
 		{call{"DeleteMessages free then claimed", del(store.ID{}, m2, m0)}, store.ErrClaimMismatch},
+		{call{"DeleteMessages missing, live claim", del(live, fakeID(9))}, store.ErrMessageGone},
+		{call{"DeleteMessages held then missing, live claim", del(live, m0, fakeID(9))}, store.ErrMessageGone},
+		{call{"DeleteMessages missing, expired claim", del(expired, fakeID(9))}, store.ErrMessageGone},
 		{call{"DeleteMessages IgnoreClaims with a claim", func() error {
 			return f.s.DeleteMessages(f.ctx, store.DeleteMessagesParams{Queue: q, IDs: []store.ID{m2}, Claim: live, IgnoreClaims: true, Now: f.now})
 		}}, store.ErrInvalid},

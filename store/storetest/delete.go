@@ -120,7 +120,9 @@ func testMultiDeleteFailsWhole(f *fixture) {
 		{"free and claimed, no claim", store.ID{}, []store.ID{free, a}, store.ErrClaimMismatch},
 		{"claimed and free, with the claim", ca.Claim.ID, []store.ID{a, free}, store.ErrNotClaimed},
 		{"two claims' messages, with one", ca.Claim.ID, []store.ID{a, b}, store.ErrClaimMismatch},
-		{"missing then mismatched", ca.Claim.ID, []store.ID{fakeID(1), a, b}, store.ErrClaimMismatch},
+		{"missing then mismatched", ca.Claim.ID, []store.ID{fakeID(1), a, b}, store.ErrMessageGone},
+		{"mismatched then missing", ca.Claim.ID, []store.ID{a, b, fakeID(1)}, store.ErrClaimMismatch},
+		{"held then missing", ca.Claim.ID, []store.ID{a, fakeID(1)}, store.ErrMessageGone},
 	} {
 		require.ErrorIs(f.t, f.del(q, tc.claim, tc.ids...), tc.want, tc.what)
 		f.requireKept(q, got...)

@@ -46,8 +46,13 @@ func testDeleteAndClaimDeletesThenClaims(f *fixture) {
 	require.Empty(f.t, f.get(q, m[6]), "the delete commits though the claim found nothing")
 	f.counts(q, 0, 2, 0)
 
+	// A repeat of a delete that succeeded: the claim no longer holds m6,
+	// so the call fails whole and claims nothing (C3).
+	before := f.snapshots(q)
 	_, err = f.deleteAndClaim(q, c.Claim.ID, 3, m[6])
-	require.NoError(f.t, err, "deleting what is already gone is not an error (M8)")
+	require.ErrorIs(f.t, err, store.ErrMessageGone, "a claim cannot settle what is gone (M8, C3)")
+	require.ErrorIs(f.t, err, store.ErrNotClaimed)
+	require.Equal(f.t, before, f.snapshots(q))
 
 	f.now = b.Claim.Expires.Add(-time.Second)
 	end, err := f.deleteAndClaim(q, b.Claim.ID, 3, m[4], m[5])

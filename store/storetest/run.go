@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		deleteTests,
 		dedupTests,
 		claimTests,
+		fenceTests,
 		deadLetterTests,
 		attemptTests,
 		txTests,

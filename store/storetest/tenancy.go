@@ -40,7 +40,8 @@ func testProjectsAreIsolated(f *fixture) {
 	require.Equal(t, bIDs, ids(bClaim.Messages))
 	f.requireNoClaim(a, bClaim.Claim.ID)
 	f.release(a, bClaim.Claim.ID, 0) // a no-op: the claim is not a's
-	require.NoError(t, f.del(a, bClaim.Claim.ID, bIDs...), "b's message is missing from a, so skipped")
+	require.ErrorIs(t, f.del(a, bClaim.Claim.ID, bIDs...), store.ErrMessageGone, "b's message is not in a, so b's claim cannot settle it there")
+	require.NoError(t, f.del(a, store.ID{}, bIDs...), "b's message is missing from a, so skipped")
 	f.counts(b, 0, 1, 0)
 	f.counts(a, 2, 0, 0)
 

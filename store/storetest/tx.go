@@ -101,14 +101,18 @@ func testTxConsumeTransformProduce(f *fixture) {
 	require.Equal(f.t, "result0", string(produced[0].Body))
 	f.counts(out, 1, 0, 0)
 
-	// The consumer did not hear back and runs the step again: the job is
-	// gone (a missing ID is skipped, M8) and the result is not posted
-	// twice (M10).
+	// The consumer did not hear back and runs the step again: its claim
+	// no longer holds the job (it is gone), so the step fails whole and
+	// the result is not posted twice, even without a DedupID (M8, C3).
 	f.advance(time.Second)
-	again := f.mustTx(step...)
-	require.Equal(f.t, got, again)
-	f.counts(out, 1, 0, 0)
-	f.counts(in, 1, 0, 0)
+	noDedup := []store.TxOp{delOp(in, c.Claim.ID, m[0]), postOp(out, "result0")}
+	for _, again := range [][]store.TxOp{step, noDedup} {
+		_, err := f.tx(again...)
+		require.ErrorIs(f.t, err, store.ErrMessageGone)
+		require.ErrorContains(f.t, err, "transaction op 0:")
+		f.counts(out, 1, 0, 0)
+		f.counts(in, 1, 0, 0)
+	}
 }
 
 // testTxFailedOpChangesNothing runs transactions whose last op but one
@@ -231,18 +235,23 @@ func testTxOpsSeeEarlierOps(f *fixture) {
 	require.Empty(f.t, f.get(q, m...))
 	f.requireNoClaim(q, c.Claim.ID)
 
-	// The claim a delete ends guards nothing after it: a later delete
-	// with that claim finds the message gone, not under another claim.
+	// The claim a delete ends holds nothing after it: a later delete
+	// with that claim finds the message gone, and the transaction fails
+	// whole (C3).
 	m = f.post(q, "m2")
 	c = f.claim(q, 1)
-	f.mustTx(delOp(q, c.Claim.ID, m[0]), delOp(q, c.Claim.ID, m[0]))
+	_, err := f.tx(delOp(q, c.Claim.ID, m[0]), delOp(q, c.Claim.ID, m[0]))
+	require.ErrorIs(f.t, err, store.ErrMessageGone)
+	require.ErrorContains(f.t, err, "transaction op 1:")
+	f.requireHeld(q, c.Claim.ID, m[0])
+	f.mustTx(delOp(q, c.Claim.ID, m[0], m[0]))
 	f.counts(q, 0, 0, 0)
 
 	// A delete of a message the same transaction leaves claimed still
 	// needs the claim: the earlier ops on other messages change nothing.
 	m = f.post(q, "m3", "m4")
 	c = f.claim(q, 2)
-	_, err := f.tx(delOp(q, c.Claim.ID, m[0]), delOp(q, store.ID{}, m[1]))
+	_, err = f.tx(delOp(q, c.Claim.ID, m[0]), delOp(q, store.ID{}, m[1]))
 	require.ErrorIs(f.t, err, store.ErrClaimMismatch)
 	f.requireHeld(q, c.Claim.ID, m...)
 }
