@@ -98,7 +98,9 @@ func (s *Service) AddPool(ctx context.Context, p Pool) error {
 	if r.catStore == p.Store {
 		return store.Errorf(ErrInvalid, "pool %q: its store is the catalog's", p.Name)
 	}
-	r.setPools(append(r.pools[:len(r.pools):len(r.pools)], &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly}))
+	np := &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly}
+	r.setPools(append(r.pools[:len(r.pools):len(r.pools)], np))
+	s.watchDamage(np)
 	s.notify.adopt(ctx, p.Store) // it may hold pending deliveries
 	return nil
 }

@@ -71,6 +71,8 @@ type Store struct {
 	compactHook func(stage string)
 
 	closed atomic.Bool
+	// damageHook hears of damaged messages set aside (damage.go).
+	damageHook atomic.Pointer[hookFn]
 	// broken is set once a panic escaped bbolt (see guard).
 	broken atomic.Bool
 	commit committer

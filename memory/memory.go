@@ -40,6 +40,9 @@ type Store struct {
 
 	// seen is the latest Now seen, in Unix nanoseconds.
 	seen atomic.Int64
+
+	// dmg keeps the damaged messages set aside (damage.go).
+	dmg damage
 }
 
 // New returns an empty Store.
@@ -248,6 +251,7 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 		s.dropQueueSubs(q)
 		q.mu.Unlock()
 	}
+	s.dropDamaged(p.Queue)
 	return nil
 }
 
@@ -298,6 +302,7 @@ func (s *Store) QueueStats(ctx context.Context, p store.QueueStatsParams) (store
 		Claimed: q.claimed,
 		Delayed: q.delayedN,
 		Total:   q.total,
+		Damaged: s.damagedCount(p.Queue),
 	}
 	if it, ok := q.all.Min(); ok {
 		st.Oldest = &store.MessageRef{ID: it.k.id(), Created: toTime(q.msgs.items[it.i].created)}
@@ -321,6 +326,7 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 		return err
 	}
 	q.purge()
+	s.dropDamaged(p.Queue)
 	q.mu.Unlock()
 	return nil
 }
