@@ -124,7 +124,7 @@ func New(opts Options) (*Service, error) {
 		s.batch = 1000
 	}
 	for _, p := range r.pools {
-		s.watchDamage(p)
+		s.watchStore(p)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop

@@ -52,6 +52,8 @@ type pool struct {
 	store      store.Store
 	weight     int
 	flavorOnly bool
+	// writes is what the store said of its last writes (health.go).
+	writes writeState
 }
 
 // checkPool validates p against the pools already configured.
@@ -100,7 +102,7 @@ func (s *Service) AddPool(ctx context.Context, p Pool) error {
 	}
 	np := &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly}
 	r.setPools(append(r.pools[:len(r.pools):len(r.pools)], np))
-	s.watchDamage(np)
+	s.watchStore(np)
 	s.notify.adopt(ctx, p.Store) // it may hold pending deliveries
 	return nil
 }

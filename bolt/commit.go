@@ -216,6 +216,8 @@ func (c *committer) commitBatch(ops []*op) {
 			ops = append(ops[:failed:failed], ops[failed+1:]...)
 			continue
 		}
+		err = c.s.commitError(err)
+		c.s.noteWrite(err)
 		c.gen.Add(1)
 		if err == nil {
 			c.mu.Lock()

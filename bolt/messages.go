@@ -78,7 +78,10 @@ func (s *Store) PostTx(tx *bbolt.Tx, p store.PostParams) ([]store.ID, error) {
 	}
 	// The application commits tx, outside the committer: a commit moves
 	// the generation that idle marks hold for.
-	tx.OnCommit(func() { s.commit.gen.Add(1) })
+	tx.OnCommit(func() {
+		s.commit.gen.Add(1)
+		s.noteWrite(nil)
+	})
 	w := s.newWtx(tx)
 	var ids []store.ID
 	err := w.runOp(func(w *wtx) error {
