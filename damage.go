@@ -32,17 +32,20 @@ type DamagedOptions struct {
 // logged with its id, and counted in Stats.Damaged. A store that keeps no
 // damaged set gives an errors.ErrUnsupported error.
 func (q *Queue) Damaged(ctx context.Context, o DamagedOptions) ([]DamagedMessage, error) {
-	st, err := q.begin(ctx)
+	e, err := q.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer q.s.gate.leave()
-	dk, ok := st.(store.DamageKeeper)
-	if !ok {
-		return nil, unsupportedDamage(q.ref)
-	}
 	if o.Limit, err = q.s.limits.pageSize(o.Limit); err != nil {
 		return nil, err
+	}
+	if e == nowhere {
+		return nil, nil // a queue placed nowhere has nothing
+	}
+	dk, ok := e.pool.store.(store.DamageKeeper)
+	if !ok {
+		return nil, unsupportedDamage(q.ref)
 	}
 	return dk.ListDamaged(ctx, store.ListDamagedParams{Queue: q.ref, Marker: o.Marker, Limit: o.Limit})
 }
@@ -50,17 +53,20 @@ func (q *Queue) Damaged(ctx context.Context, o DamagedOptions) ([]DamagedMessage
 // DeleteDamaged forgets damaged messages of this queue's damaged set for
 // good; ids it does not hold are skipped.
 func (q *Queue) DeleteDamaged(ctx context.Context, ids ...ID) error {
-	st, err := q.begin(ctx)
+	e, err := q.enter(ctx)
 	if err != nil {
 		return err
 	}
 	defer q.s.gate.leave()
-	dk, ok := st.(store.DamageKeeper)
-	if !ok {
-		return unsupportedDamage(q.ref)
-	}
 	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
 		return err
+	}
+	if e == nowhere {
+		return nil
+	}
+	dk, ok := e.pool.store.(store.DamageKeeper)
+	if !ok {
+		return unsupportedDamage(q.ref)
 	}
 	return dk.DeleteDamaged(ctx, store.DeleteDamagedParams{Queue: q.ref, IDs: ids})
 }

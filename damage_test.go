@@ -73,3 +73,27 @@ func TestDamagedUnsupported(t *testing.T) {
 	require.True(t, errors.Is(err, errors.ErrUnsupported), "%v", err)
 	require.True(t, errors.Is(svc.Queue("q").DeleteDamaged(t.Context(), herald.ID{}), errors.ErrUnsupported))
 }
+
+// With pools, a queue placed nowhere has no damaged messages; a queue's
+// damaged messages are on its own pool's store, and the log names it.
+func TestDamagedWithPools(t *testing.T) {
+	log, buf := quietLog()
+	a := boltPool(t, "a", 1)
+	svc := newPooled(t, []herald.Pool{a}, func(o *herald.Options) { o.Logger = log })
+	ctx := t.Context()
+	ds, err := svc.Queue("missing").Damaged(ctx, herald.DamagedOptions{})
+	require.NoError(t, err)
+	require.Empty(t, ds)
+	require.NoError(t, svc.Queue("missing").DeleteDamaged(ctx, herald.ID{}))
+
+	q := svc.Queue("jobs")
+	ids := post(t, q, "bad", "good")
+	flipBody(t, a.Store.(*bolt.Store), "jobs", ids[0])
+	got, err := q.Pop(ctx, 2)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	ds, err = q.Damaged(ctx, herald.DamagedOptions{Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Contains(t, buf.String(), "pool=a")
+}
