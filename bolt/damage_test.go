@@ -121,3 +121,39 @@ func msgIDs(ms []store.Message) []store.ID {
 	}
 	return out
 }
+
+// M11, D3, D6: Verify checks the damaged sets (their records decode and
+// their counts agree), and Compact keeps them with their counts.
+func TestDamagedSetVerifiedAndCompacted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := bolt.Open(path, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	q := store.QueueRef{Project: "p", Name: "jobs"}
+	ids, err := s.PostMessages(t.Context(), store.PostParams{Queue: q, Messages: []store.Draft{{Body: []byte("bad")}, {Body: []byte("good")}}, Now: t0})
+	require.NoError(t, err)
+	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error {
+		msgs := tx.Bucket([]byte("queues")).Bucket([]byte("p/jobs")).Bucket([]byte("msgs"))
+		v := append([]byte(nil), msgs.Get(ids[0][:])...)
+		v[len(v)-1] ^= 1
+		return msgs.Put(ids[0][:], v)
+	}))
+	require.ErrorIs(t, s.Verify(t.Context()), store.ErrCorrupt, "a damaged body in the queue")
+	ms, err := s.PopMessages(t.Context(), store.PopParams{Queue: q, Limit: 10, Now: t0})
+	require.NoError(t, err)
+	require.Equal(t, ids[1:], msgIDs(ms))
+	require.NoError(t, s.Verify(t.Context()), "set aside, it is no longer the queue's")
+
+	_, _, err = s.Compact(t.Context())
+	require.NoError(t, err)
+	st, err := s.QueueStats(t.Context(), store.QueueStatsParams{Queue: q, Now: t0})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), st.Damaged, "Compact keeps the damaged set and its count")
+	require.NoError(t, s.Verify(t.Context()))
+
+	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("damaged")).Bucket([]byte("p/jobs")).SetSequence(7)
+	}))
+	require.ErrorIs(t, s.Verify(t.Context()), store.ErrCorrupt, "a count that disagrees")
+}
