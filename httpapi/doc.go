@@ -130,7 +130,9 @@
 //     subscription, not just the first page (Q6). Deleting a queue deletes
 //     its subscriptions and pending deliveries (Q6); Zaqar keeps them.
 //   - Stats count delayed messages as free, as Zaqar does, and oldest and
-//     newest carry only href, age and created.
+//     newest carry only href, age and created. A "damaged" count appears
+//     when messages were set aside for bodies that failed their checksums
+//     (M11; herald.Queue.Damaged lists them).
 //   - A duplicate subscription POST answers 201 with the existing id even
 //     if it is confirmed (Zaqar: 409). Subscriptions start confirmed unless
 //     the Service's NotifyOptions.RequireConfirmation is set (Zaqar always
