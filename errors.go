@@ -28,4 +28,5 @@ var (
 	ErrPoolInUse     = store.ErrPoolInUse
 	ErrCrossPool     = store.ErrCrossPool
 	ErrNoPool        = store.ErrNoPool
+	ErrUnavailable   = store.ErrUnavailable
 )

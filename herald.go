@@ -127,6 +127,9 @@ func New(opts Options) (*Service, error) {
 	if s.batch <= 0 {
 		s.batch = 1000
 	}
+	for _, p := range r.pools {
+		s.watchStore(p)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.notify = newNotifier(ctx, s, opts.Notify)

@@ -52,6 +52,8 @@ type pool struct {
 	store      store.Store
 	weight     int
 	flavorOnly bool
+	// writes is what the store said of its last writes (health.go).
+	writes writeState
 }
 
 // checkPool validates p against the pools already configured.
@@ -98,7 +100,9 @@ func (s *Service) AddPool(ctx context.Context, p Pool) error {
 	if r.catStore == p.Store {
 		return store.Errorf(ErrInvalid, "pool %q: its store is the catalog's", p.Name)
 	}
-	r.setPools(append(r.pools[:len(r.pools):len(r.pools)], &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly}))
+	np := &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly}
+	r.setPools(append(r.pools[:len(r.pools):len(r.pools)], np))
+	s.watchStore(np)
 	s.notify.adopt(ctx, p.Store) // it may hold pending deliveries
 	return nil
 }

@@ -42,7 +42,7 @@ type Options struct {
 	// FileMode is the permission of a newly created file. Zero means 0600.
 	FileMode os.FileMode
 	// MaxSize is the size in bytes the file may grow to; a write that would
-	// grow it further fails. Zero means no limit.
+	// grow it further fails with store.ErrUnavailable. Zero means no limit.
 	MaxSize int
 }
 
@@ -71,6 +71,10 @@ type Store struct {
 	compactHook func(stage string)
 
 	closed atomic.Bool
+	// damageHook hears of damaged messages set aside (damage.go).
+	damageHook atomic.Pointer[hookFn]
+	// writeHook hears whether commits reach the disk (unavailable.go).
+	writeHook atomic.Pointer[func(error)]
 	// broken is set once a panic escaped bbolt (see guard).
 	broken atomic.Bool
 	commit committer
@@ -107,7 +111,11 @@ func canonical(p string) (string, error) {
 // foreign bbolt file (one with other buckets) becomes an empty store beside
 // what it holds (X2). A file that is not a valid store gives ErrCorrupt; a
 // file locked by another process gives ErrLocked after opts.Timeout, and a
-// file this process already has open gives ErrLocked at once (D4).
+// file this process already has open gives ErrLocked at once (D4). A
+// file system that is full, read-only or failing gives ErrUnavailable
+// with the cause (syscall.ENOSPC, EROFS, EIO, EDQUOT) wrapped, here and
+// from every write, whose commit fails whole (D5, §4); OnWrite tells
+// when writes fail and when they work again.
 func Open(path string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -199,6 +207,9 @@ func openError(path string, err error) error {
 	var pe *fs.PathError
 	var errno syscall.Errno
 	if errors.As(err, &pe) || errors.As(err, &errno) {
+		if cause, ok := storageCause(err); ok {
+			return store.Unavailable(cause, "%s", path) // D5: full, read-only, failing
+		}
 		return fmt.Errorf("herald: %s: %w", path, err) // the file system's, not the file's
 	}
 	// The rest are bbolt's complaints about the file itself, such as
@@ -255,6 +266,9 @@ func (s *Store) init(path string) (err error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, store.ErrCorrupt) {
+		if cause, ok := storageCause(err); ok {
+			return store.Unavailable(cause, "%s", path)
+		}
 		err = fmt.Errorf("herald: %s: %w", path, err)
 	}
 	return err
@@ -388,7 +402,7 @@ func (s *Store) view(fn func(tx *bbolt.Tx) error) (err error) {
 	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
-	return s.guard(func() error { return txError(s.db.View(fn)) })
+	return s.guard(func() error { return s.readError(s.path, txError(s.db.View(fn))) })
 }
 
 // txError maps bbolt's transaction errors to herald's sentinels.

@@ -69,7 +69,7 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 		id store.ID
 		r  rec
 	}
-	var take, moved []cand
+	var take, moved, bad []cand
 	var stale []store.ID
 	c := q.ready.Cursor()
 	for k, _ := c.First(); k != nil && len(take) < p.Limit; k, _ = c.Next() {
@@ -81,6 +81,8 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 		switch {
 		case !ok || r.expires <= now:
 			stale = append(stale, id)
+		case !store.Intact(r.body, r.sum): // M11: never claimed or moved
+			bad = append(bad, cand{id, r})
 		case dl && int(r.claimCount) >= o.MaxClaimCount:
 			moved = append(moved, cand{id, r})
 		default:
@@ -96,6 +98,11 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 				return res, err
 			}
 		} else if err := q.ready.Delete(id[:]); err != nil {
+			return res, err
+		}
+	}
+	for i := range bad {
+		if err := w.setAside(q, bad[i].id, &bad[i].r, now); err != nil {
 			return res, err
 		}
 	}
@@ -194,7 +201,9 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 	now := s.observe(p.Now)
 	var info store.ClaimInfo
 	var out []store.Message
+	var bad []store.ID
 	err := s.view(func(tx *bbolt.Tx) error {
+		out, bad = nil, nil
 		q, err := readQueue(tx, p.Queue)
 		if err != nil {
 			return err
@@ -221,6 +230,10 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 			if !ok || r.claim != p.Claim || r.expires <= now {
 				continue
 			}
+			if !store.Intact(r.body, r.sum) {
+				bad = append(bad, id)
+				continue
+			}
 			m, err := r.message(id, now)
 			if err != nil {
 				return err
@@ -233,6 +246,7 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 		info = c.info(p.Claim)
 		return nil
 	})
+	s.setAsideFound(ctx, p.Queue, bad, p.Now)
 	if err != nil {
 		return store.ClaimInfo{}, nil, err
 	}

@@ -200,6 +200,7 @@ func (c *committer) close() {
 func (c *committer) commitBatch(ops []*op) {
 	for len(ops) > 0 {
 		failed, applied := -1, 0
+		var aside []asideBatch
 		err := c.s.writeTx(func(tx *bbolt.Tx) error {
 			w := c.s.newWtx(tx)
 			for i, o := range ops {
@@ -208,13 +209,15 @@ func (c *committer) commitBatch(ops []*op) {
 					return errRollback
 				}
 			}
-			applied = w.applied
+			applied, aside = w.applied, w.aside
 			return w.finish()
 		})
 		if failed >= 0 {
 			ops = append(ops[:failed:failed], ops[failed+1:]...)
 			continue
 		}
+		err = c.s.commitError(err)
+		c.s.noteWrite(err)
 		c.gen.Add(1)
 		if err == nil {
 			c.mu.Lock()
@@ -224,6 +227,7 @@ func (c *committer) commitBatch(ops []*op) {
 			if c.dueHook != nil {
 				c.dueHook(applied)
 			}
+			c.s.reportAside(aside)
 		}
 		for _, o := range ops {
 			o.err = err

@@ -65,6 +65,8 @@
 //
 // A claim ends once it holds no message (deleted, purged or expired), as in
 // package memory. Every body is checked against its CRC32C on every read
-// (M11). Applications may keep their own buckets in the same file and post
+// (M11); one that fails is left out and set aside (store.DamageKeeper): a
+// write sets it aside in its own transaction, a read in a write of its own
+// right after. Applications may keep their own buckets in the same file and post
 // inside their own transactions with DB and PostTx (X2).
 package bolt

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,13 +202,17 @@ func mountExt4(t *testing.T, size int64) string {
 }
 
 // D5: a full disk gives errors, not a crash; everything acknowledged is
-// still there and deletes still work.
+// still there and deletes still work. The error is ErrUnavailable with
+// ENOSPC wrapped (§4), and OnWrite hears of the failure and of the next
+// write that succeeds.
 func TestFullDisk(t *testing.T) {
 	mnt := mountExt4(t, 8<<20)
 	path := filepath.Join(mnt, "full.db")
 	s, err := bolt.Open(path, nil)
 	require.NoError(t, err)
 	ctx := context.Background()
+	var writes []error
+	s.OnWrite(func(err error) { writes = append(writes, err) }) // the test's calls are sequential
 	body := bytes.Repeat([]byte("x"), 4000)
 	var acked []store.ID
 	var fullErr error
@@ -222,12 +227,19 @@ func TestFullDisk(t *testing.T) {
 	require.Error(t, fullErr, "an 8 MiB disk must fill up")
 	require.NotEmpty(t, acked)
 	t.Logf("disk full after %d messages: %v", len(acked), fullErr)
+	require.ErrorIs(t, fullErr, store.ErrUnavailable)
+	require.ErrorIs(t, fullErr, syscall.ENOSPC, "the cause is wrapped")
+	require.Equal(t, "disk full", store.UnavailableReason(fullErr))
+	require.NotContains(t, store.UnavailableReason(fullErr), mnt)
+	require.Len(t, writes, len(acked)+1, "one report per commit")
+	require.ErrorIs(t, writes[len(writes)-1], store.ErrUnavailable, "OnWrite hears of the failure")
 
 	got, err := s.GetMessages(ctx, store.GetMessagesParams{Queue: fileQueue, IDs: acked, Now: time.Now()})
 	require.NoError(t, err)
 	require.Len(t, got, len(acked), "everything acknowledged is readable")
 	require.NoError(t, s.DeleteMessages(ctx, store.DeleteMessagesParams{Queue: fileQueue, IDs: acked[:len(acked)/2], Now: time.Now()}),
 		"deletes still work on a full disk")
+	require.NoError(t, writes[len(writes)-1], "OnWrite hears that writes succeed again")
 	require.NoError(t, s.Close())
 
 	s, err = bolt.Open(path, nil)
@@ -239,7 +251,8 @@ func TestFullDisk(t *testing.T) {
 	require.NoError(t, s.Verify(ctx))
 }
 
-// D5: a read-only filesystem gives an error from Open, not a crash.
+// D5: a read-only filesystem gives an error from Open, not a crash:
+// ErrUnavailable with EROFS wrapped.
 func TestReadOnlyFilesystem(t *testing.T) {
 	mnt := mountExt4(t, 4<<20)
 	path := filepath.Join(mnt, "ro.db")
@@ -252,4 +265,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	_, err = openWithin(t, path)
 	require.Error(t, err)
 	require.True(t, errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "read-only"), "got %v", err)
+	require.ErrorIs(t, err, store.ErrUnavailable, "a read-only file system is the storage's state (§4)")
+	require.ErrorIs(t, err, syscall.EROFS)
+	require.Equal(t, "read-only storage", store.UnavailableReason(err))
 }

@@ -78,7 +78,10 @@ func (s *Store) PostTx(tx *bbolt.Tx, p store.PostParams) ([]store.ID, error) {
 	}
 	// The application commits tx, outside the committer: a commit moves
 	// the generation that idle marks hold for.
-	tx.OnCommit(func() { s.commit.gen.Add(1) })
+	tx.OnCommit(func() {
+		s.commit.gen.Add(1)
+		s.noteWrite(nil)
+	})
 	w := s.newWtx(tx)
 	var ids []store.ID
 	err := w.runOp(func(w *wtx) error {
@@ -221,17 +224,19 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 	}
 	now := s.observe(p.Now)
 	var out []store.Message
+	var bad []store.ID
 	err := s.view(func(tx *bbolt.Tx) error {
 		q, err := readQueue(tx, p.Queue)
 		if q == nil || err != nil {
 			return err
 		}
-		out, err = q.list(now, &p)
+		out, bad, err = q.list(now, &p)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.setAsideFound(ctx, p.Queue, bad, p.Now)
 	return out, nil
 }
 
@@ -246,7 +251,9 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 	}
 	now := s.observe(p.Now)
 	var out []store.Message
+	var bad []store.ID
 	err := s.view(func(tx *bbolt.Tx) error {
+		out, bad = nil, nil
 		q, err := readQueue(tx, p.Queue)
 		if q == nil || err != nil {
 			return err
@@ -264,6 +271,10 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 			if !ok || r.expires <= now {
 				continue
 			}
+			if !store.Intact(r.body, r.sum) {
+				bad = append(bad, id)
+				continue
+			}
 			m, err := r.message(id, now)
 			if err != nil {
 				return err
@@ -275,6 +286,7 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 	if err != nil {
 		return nil, err
 	}
+	s.setAsideFound(ctx, p.Queue, bad, p.Now)
 	return out, nil
 }
 
@@ -374,14 +386,38 @@ func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Mes
 		if q == nil || err != nil {
 			return err
 		}
-		ids := firstKeys(q.ready, p.Limit)
-		for _, id := range ids {
+		type found struct {
+			id store.ID
+			r  rec
+			ok bool
+		}
+		// Collected first: a cursor must not run over the ready index
+		// the removals change. Damaged messages do not count towards
+		// Limit: they are set aside and the next ones taken (M11).
+		var fs []found
+		c := q.ready.Cursor()
+		n := 0
+		for k, _ := c.First(); k != nil && n < p.Limit; k, _ = c.Next() {
+			id := idOf(k)
 			r, ok, err := q.rec(id)
 			if err != nil {
 				return err
 			}
+			if ok && store.Intact(r.body, r.sum) {
+				n++
+			}
+			fs = append(fs, found{id, r, ok})
+		}
+		for i := range fs {
+			id, r, ok := fs[i].id, &fs[i].r, fs[i].ok
 			if !ok {
 				if err := q.ready.Delete(id[:]); err != nil { // a stale entry
+					return err
+				}
+				continue
+			}
+			if !store.Intact(r.body, r.sum) {
+				if err := w.setAside(q, id, r, now); err != nil {
 					return err
 				}
 				continue
@@ -390,7 +426,7 @@ func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Mes
 			if err != nil {
 				return err
 			}
-			if err := q.remove(id, &r, now); err != nil {
+			if err := q.remove(id, r, now); err != nil {
 				return err
 			}
 			out = append(out, m)
@@ -401,16 +437,6 @@ func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Mes
 		return nil, err
 	}
 	return out, nil
-}
-
-// firstKeys returns up to n first keys of an ID-keyed index.
-func firstKeys(b *bbolt.Bucket, n int) []store.ID {
-	var out []store.ID
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && len(out) < n; k, _ = c.Next() {
-		out = append(out, idOf(k))
-	}
-	return out
 }
 
 // idle reports whether queue ref is missing, or has no free message and

@@ -109,6 +109,9 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 		if err := w.dropQueueSubs(queueKey(p.Queue)); err != nil {
 			return err
 		}
+		if err := w.dropDamaged(p.Queue); err != nil {
+			return err
+		}
 		err := w.queues.DeleteBucket(queueKey(p.Queue))
 		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
@@ -171,6 +174,7 @@ func (s *Store) QueueStats(ctx context.Context, p store.QueueStatsParams) (store
 			return notFound(p.Queue)
 		}
 		st, err = q.stats(now)
+		st.Damaged = damagedCount(tx, p.Queue)
 		return err
 	})
 	return st, err
@@ -191,6 +195,9 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 		// Nothing due needs applying first: the purge drops every
 		// message and claim, and post reads the dedup entries it keeps at
 		// its own Now.
+		if err := w.dropDamaged(p.Queue); err != nil {
+			return err
+		}
 		return q.purge()
 	})
 }

@@ -162,11 +162,11 @@ func visible(r *rec, now int64, p *store.ListMessagesParams) bool {
 	return p.ClientID == "" || p.Echo || !bytes.Equal(r.clientID, []byte(p.ClientID))
 }
 
-// list returns up to p.Limit messages after p.Marker as M6 says. With
-// nothing due and only free messages asked for, it walks the ready index;
-// otherwise it walks every message from the marker and filters each.
-func (q *rq) list(now int64, p *store.ListMessagesParams) ([]store.Message, error) {
-	var out []store.Message
+// list returns up to p.Limit messages after p.Marker as M6 says, and the
+// damaged ones it stepped over (M11). With nothing due and only free
+// messages asked for, it walks the ready index; otherwise it walks every
+// message from the marker and filters each.
+func (q *rq) list(now int64, p *store.ListMessagesParams) (out []store.Message, bad []store.ID, err error) {
 	idx := q.msgs
 	if !p.IncludeClaimed && !p.IncludeDelayed && q.settled(now) {
 		idx = q.ready
@@ -185,16 +185,20 @@ func (q *rq) list(now int64, p *store.ListMessagesParams) ([]store.Message, erro
 		id := idOf(k)
 		r, ok, err := q.rec(id)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !ok || !visible(&r, now, p) {
 			continue
 		}
+		if !store.Intact(r.body, r.sum) {
+			bad = append(bad, id)
+			continue
+		}
 		m, err := r.message(id, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	return out, bad, nil
 }

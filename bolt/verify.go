@@ -48,6 +48,9 @@ func (s *Store) Verify(ctx context.Context) error {
 		if err := verifyOutbox(tx); err != nil {
 			return fmt.Errorf("%s: outbox: %w", s.path, err)
 		}
+		if err := verifyDamaged(tx); err != nil {
+			return fmt.Errorf("%s: damaged messages: %w", s.path, err)
+		}
 		return nil
 	})
 }

@@ -24,6 +24,9 @@ type wtx struct {
 	// dueLeft is how many more due items the transaction may apply, and
 	// applied how many it has (B1, catchup.go).
 	dueLeft, applied int
+	// aside is what the batch set aside as damaged (damage.go), for the
+	// hook once it commits.
+	aside []asideBatch
 }
 
 func (s *Store) newWtx(tx *bbolt.Tx) *wtx {

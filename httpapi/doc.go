@@ -21,7 +21,7 @@
 //
 //	GET    /                                  version document (300)
 //	GET    /v2/                               JSON-Home document
-//	GET    /v2/ping                           204, or 503 if the store fails
+//	GET    /v2/ping                           204, or 503 if the store fails or cannot write
 //	GET    /v2/health                         admin (Options.Admin), else 403
 //	GET    /v2/queues                         ?marker, limit, detailed, with_count
 //	PUT    /v2/queues/{q}                     201 created, 204 existed
@@ -141,7 +141,9 @@
 //     subscription, not just the first page (Q6). Deleting a queue deletes
 //     its subscriptions and pending deliveries (Q6); Zaqar keeps them.
 //   - Stats count delayed messages as free, as Zaqar does, and oldest and
-//     newest carry only href, age and created.
+//     newest carry only href, age and created. A "damaged" count appears
+//     when messages were set aside for bodies that failed their checksums
+//     (M11; herald.Queue.Damaged lists them).
 //   - A duplicate subscription POST answers 201 with the existing id even
 //     if it is confirmed (Zaqar: 409). Subscriptions start confirmed unless
 //     the Service's NotifyOptions.RequireConfirmation is set (Zaqar always
@@ -149,6 +151,11 @@
 //     (they need Keystone). Webhooks are retried on 5xx, 408 and 429, and
 //     deliveries are durable (S2, S3).
 //   - Queue listing ignores Zaqar's name and metadata filters.
+//   - A store that cannot serve (herald.ErrUnavailable: a full disk, a
+//     read-only or failing device) answers 503 with a description naming
+//     the kind of failure, never a file path; /v2/ping answers 503 and
+//     health shows storage_reachable false with a storage_error while the
+//     store's writes fail, until one succeeds (herald.Service.Health).
 //   - A metadata PATCH never loses a concurrent PATCH's change (Zaqar's
 //     read, patch, write can): it is written only over the metadata it
 //     was applied to, and is applied again to newer metadata otherwise

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/heraldmq/herald"
+	"github.com/heraldmq/herald/store"
 )
 
 // apiError is an answer in Zaqar's error shape: {"title", "description"}.
@@ -81,6 +82,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{http.StatusConflict, "Resource conflict", err.Error()}
 	case errors.Is(err, errors.ErrUnsupported):
 		return &apiError{http.StatusNotImplemented, "Not implemented", err.Error()}
+	case errors.Is(err, herald.ErrUnavailable):
+		return unavailable(err)
 	case errors.Is(err, herald.ErrClosed), errors.Is(err, herald.ErrCorrupt),
 		errors.Is(err, herald.ErrLocked), errors.Is(err, herald.ErrNoPool),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -88,6 +91,13 @@ func toAPIError(err error) *apiError {
 			err.Error() + " Please try again in a few seconds."}
 	}
 	return &apiError{http.StatusInternalServerError, "Internal server error", "An unexpected error occurred."}
+}
+
+// unavailable answers a store that cannot serve now (§4): 503 naming the
+// kind of failure in words, never the error text, which names files.
+func unavailable(err error) *apiError {
+	return &apiError{http.StatusServiceUnavailable, "Service temporarily unavailable",
+		"The storage cannot serve this request now: " + store.UnavailableReason(err) + ". Please try again later."}
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {

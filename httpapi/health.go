@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/heraldmq/herald"
+	"github.com/heraldmq/herald/store"
 )
 
 // home serves the JSON-Home document (GET /v2/).
@@ -20,10 +21,11 @@ func (h *handler) alive(r *http.Request, rq *request) bool {
 	return err == nil
 }
 
-// ping answers 204 while the store answers, 503 otherwise (§9.2). HEAD is
-// always 204.
+// ping answers 204 while the store answers and takes writes, 503
+// otherwise (§9.2): a store whose writes fail (herald.Service.Health) is
+// down for a client even if it still reads. HEAD skips the read.
 func (h *handler) ping(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if r.Method == http.MethodGet && !h.alive(r, rq) {
+	if h.svc.Health().Err != nil || r.Method == http.MethodGet && !h.alive(r, rq) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return nil
 	}
@@ -36,8 +38,15 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request, rq *request) er
 	if !h.isAdmin(r) {
 		return errNotAuthz
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{
+	report := map[string]any{
 		"storage_reachable": h.alive(r, rq),
 		"operation_status":  map[string]any{},
-	})
+	}
+	// A store that fails its writes is not reachable for a client, and
+	// storage_error says why, in words (no paths).
+	if st := h.svc.Health(); st.Err != nil {
+		report["storage_reachable"] = false
+		report["storage_error"] = store.UnavailableReason(st.Err)
+	}
+	return writeJSON(w, http.StatusOK, report)
 }

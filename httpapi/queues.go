@@ -105,9 +105,13 @@ type messageRef struct {
 }
 
 type statsCounts struct {
-	Claimed int64       `json:"claimed"`
-	Free    int64       `json:"free"`
-	Total   int64       `json:"total"`
+	Claimed int64 `json:"claimed"`
+	Free    int64 `json:"free"`
+	Total   int64 `json:"total"`
+	// Damaged is herald's: messages set aside because their bodies
+	// failed their checksums (M11); absent when there are none, as
+	// Zaqar has no such key.
+	Damaged int64       `json:"damaged,omitempty"`
 	Oldest  *messageRef `json:"oldest,omitempty"`
 	Newest  *messageRef `json:"newest,omitempty"`
 }
@@ -119,7 +123,7 @@ func (h *handler) queueStats(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil && !errors.Is(err, herald.ErrNotFound) {
 		return err
 	}
-	out := statsCounts{Claimed: s.Claimed, Free: s.Free + s.Delayed, Total: s.Total}
+	out := statsCounts{Claimed: s.Claimed, Free: s.Free + s.Delayed, Total: s.Total, Damaged: s.Damaged}
 	ref := func(m *store.MessageRef) *messageRef {
 		if m == nil {
 			return nil

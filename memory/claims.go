@@ -64,7 +64,10 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 		if d != nil {
 			d.mu.Unlock()
 		}
+		a := q.aside
+		q.aside = aside{}
 		q.mu.Unlock()
+		s.report(&a)
 		switch {
 		case stale:
 		case behind:
@@ -118,7 +121,7 @@ func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.Crea
 	if err != nil {
 		return res, false, err
 	}
-	var ms, moved []*message
+	var ms, moved, bad []*message
 	if n := min(p.Limit, q.ready.Len()); n > 0 {
 		ms = make([]*message, 0, n)
 	}
@@ -128,6 +131,10 @@ func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.Crea
 			break
 		}
 		m := q.msgs.items[it.i]
+		if !m.intact() { // M11: set aside below, never claimed or moved
+			bad = append(bad, m)
+			continue
+		}
 		if dl && int(m.count) >= o.MaxClaimCount {
 			moved = append(moved, m)
 			continue
@@ -137,16 +144,19 @@ func (s *Store) claim(q, d *queue, dl bool, o *store.QueueOptions, p *store.Crea
 	if len(moved) > 0 && d == nil {
 		q.untake(ms)
 		q.untake(moved)
+		q.untake(bad)
 		return res, true, nil
 	}
 	out, err := records(ms)
 	if err != nil {
 		q.untake(ms)
 		q.untake(moved)
+		q.untake(bad)
 		return res, false, err
 	}
 
 	// Committed from here on.
+	s.setAside(q, bad, now, &q.aside)
 	var dnow int64
 	if len(moved) > 0 {
 		dnow = d.at(now)
@@ -307,9 +317,23 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 		q.mu.Unlock()
 		return store.ClaimInfo{}, nil, claimNotFound(p.Claim)
 	}
-	out, err := records(c.live())
+	var ms, bad []*message
+	for _, m := range c.live() {
+		if m.intact() {
+			ms = append(ms, m)
+		} else {
+			bad = append(bad, m)
+		}
+	}
+	out, err := records(ms)
 	info := c.info()
+	var a aside
+	s.setAside(q, bad, now, &a) // may end c, when it held only these
 	q.mu.Unlock()
+	s.report(&a)
+	if err == nil && len(out) == 0 {
+		err = claimNotFound(p.Claim)
+	}
 	if err != nil {
 		return store.ClaimInfo{}, nil, err
 	}

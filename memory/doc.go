@@ -19,7 +19,8 @@
 //
 // Bodies are copied on Post and copied again on every read, so callers own
 // the slices they pass in and get back. Each body carries a CRC32C checksum
-// that every read verifies (M11).
+// that every read verifies (M11); one that fails is left out and set aside
+// (store.DamageKeeper) under the queue's lock.
 //
 // A claim ends when the last message it holds is deleted (or expires):
 // GetClaim and RenewClaim then report ErrClaimNotFound and ReleaseClaim is a

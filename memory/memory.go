@@ -40,6 +40,9 @@ type Store struct {
 
 	// seen is the latest Now seen, in Unix nanoseconds.
 	seen atomic.Int64
+
+	// dmg keeps the damaged messages set aside (damage.go).
+	dmg damage
 }
 
 // New returns an empty Store.
@@ -260,6 +263,7 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 		s.dropQueueSubs(q)
 		q.mu.Unlock()
 	}
+	s.dropDamaged(p.Queue)
 	return nil
 }
 
@@ -316,6 +320,7 @@ func (s *Store) QueueStats(ctx context.Context, p store.QueueStatsParams) (store
 		Claimed: q.claimed,
 		Delayed: q.delayedN,
 		Total:   q.total,
+		Damaged: s.damagedCount(p.Queue),
 	}
 	if it, ok := q.all.Min(); ok {
 		st.Oldest = &store.MessageRef{ID: it.k.id(), Created: toTime(q.msgs.items[it.i].created)}
@@ -342,6 +347,7 @@ func (s *Store) PurgeQueue(ctx context.Context, p store.PurgeQueueParams) error 
 		return err
 	}
 	q.purge()
+	s.dropDamaged(p.Queue)
 	q.mu.Unlock()
 	return nil
 }

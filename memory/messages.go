@@ -232,13 +232,16 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 		return nil, err
 	}
 	noEcho := p.ClientID != "" && !p.Echo
-	var ms []*message
+	var ms, bad []*message
 	visit := func(it entry) bool {
 		m := q.msgs.items[it.i]
 		switch {
 		case m.state == stClaimed && !p.IncludeClaimed,
 			m.state == stDelayed && !p.IncludeDelayed,
 			noEcho && m.clientID == p.ClientID:
+			return true
+		case !m.intact():
+			bad = append(bad, m)
 			return true
 		}
 		ms = append(ms, m)
@@ -257,7 +260,10 @@ func (s *Store) ListMessages(ctx context.Context, p store.ListMessagesParams) ([
 		})
 	}
 	out, err := records(ms)
+	var a aside
+	s.setAside(q, bad, now, &a)
 	q.mu.Unlock()
+	s.report(&a)
 	return out, err
 }
 
@@ -276,6 +282,7 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 		return nil, err
 	}
 	ms := make([]*message, 0, len(p.IDs))
+	var bad []*message
 	var seen map[key]bool
 	for _, id := range p.IDs {
 		k := keyOf(id)
@@ -289,11 +296,18 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 			seen[k] = true
 		}
 		if m := q.findMsg(k); m != nil {
+			if !m.intact() {
+				bad = append(bad, m)
+				continue
+			}
 			ms = append(ms, m)
 		}
 	}
 	out, err := records(ms)
+	var a aside
+	s.setAside(q, bad, now, &a)
 	q.mu.Unlock()
+	s.report(&a)
 	return out, err
 }
 
@@ -408,10 +422,11 @@ func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Mes
 	if q == nil || err != nil {
 		return nil, err
 	}
-	ms := q.take(p.Limit)
+	ms, bad := q.take(p.Limit)
 	out, err := records(ms)
 	if err != nil {
 		q.untake(ms)
+		q.untake(bad)
 		q.mu.Unlock()
 		return nil, err
 	}
@@ -419,22 +434,32 @@ func (s *Store) PopMessages(ctx context.Context, p store.PopParams) ([]store.Mes
 		m.state = stGone
 		q.remove(m)
 	}
+	var a aside
+	s.setAside(q, bad, now, &a)
 	q.mu.Unlock()
+	s.report(&a)
 	return out, nil
 }
 
-// take removes up to n of the oldest messages from ready.
-func (q *queue) take(n int) []*message {
-	n = min(n, q.ready.Len())
-	if n == 0 {
-		return nil
+// take removes up to n of the oldest intact messages from ready, and
+// the damaged ones it met before them (M11), also out of ready.
+func (q *queue) take(n int) (ms, bad []*message) {
+	if n = min(n, q.ready.Len()); n > 0 {
+		ms = make([]*message, 0, n)
 	}
-	ms := make([]*message, n)
-	for i := range ms {
-		it, _ := q.ready.DeleteMin()
-		ms[i] = q.msgs.items[it.i]
+	for len(ms) < n {
+		it, ok := q.ready.DeleteMin()
+		if !ok {
+			break
+		}
+		m := q.msgs.items[it.i]
+		if !m.intact() {
+			bad = append(bad, m)
+			continue
+		}
+		ms = append(ms, m)
 	}
-	return ms
+	return ms, bad
 }
 
 // untake puts messages back in ready.

@@ -191,6 +191,10 @@ type queue struct {
 	// holds them.
 	nsubs int
 	subs  *queueSubs
+
+	// aside is what a claim set aside (damage.go), reported by
+	// CreateClaim once it has let go of the lock.
+	aside aside
 }
 
 func newQueue(ref store.QueueRef, c *conf, now int64) *queue {

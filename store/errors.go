@@ -83,6 +83,12 @@ var (
 	// flavor's pools, or all pools, have weight 0 or are gone. Zaqar
 	// answers 503 here.
 	ErrNoPool = &kind{text: "herald: no pool can take the queue"}
+	// ErrUnavailable reports a store that cannot serve now: its disk is
+	// full, read-only or failing, or its database is down. It is
+	// retryable, and the cause (such as syscall.ENOSPC) is wrapped, so
+	// errors.Is matches both; Unavailable makes one and UnavailableReason
+	// names its kind. HTTP 503.
+	ErrUnavailable = &kind{text: "herald: store unavailable"}
 )
 
 // Gone returns the error for a message id that a delete under claim names

@@ -82,6 +82,10 @@ type Stats struct {
 	// Delayed messages are unclaimed but not yet visible (M5, C5).
 	Delayed int64
 	Total   int64
+	// Damaged counts the messages set aside in this queue's damaged set
+	// because their bodies failed their checksums (M11; see
+	// DamagedMessage). They are not in Total.
+	Damaged int64
 	Oldest  *MessageRef
 	Newest  *MessageRef
 }

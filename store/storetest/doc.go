@@ -17,7 +17,7 @@
 // cites the rule it breaks. Each subtest gets a fresh store from newStore
 // and closes it when done. Durable stores set Options.Reopen to turn on the
 // restart subtests (C8, M2 across restarts); stores that can damage a body
-// on purpose set Options.Corrupt to turn on the integrity subtest (M11).
+// on purpose set Options.Corrupt to turn on the integrity subtests (M11).
 // The transaction subtests (X1) run when the store implements
 // store.Transactor and are skipped otherwise.
 //

@@ -24,7 +24,6 @@ var messageTests = []subtest{
 	{"M4/ClockStepBackRevivesNothing", testClockStepBackRevivesNothing},
 	{"M5/DelayedHidden", testDelayedHidden},
 	{"M5/NegativeDelayRejected", testNegativeDelayRejected},
-	{"M11/CorruptBodyNeverReturned", testCorruptBodyNeverReturned},
 }
 
 func testBatchIDsInInputOrder(f *fixture) {
@@ -262,53 +261,4 @@ func testNegativeDelayRejected(f *fixture) {
 	err := f.postErr(store.PostParams{Queue: q, Messages: []store.Draft{{Body: []byte("x"), Delay: -time.Second}}})
 	require.ErrorIs(f.t, err, store.ErrInvalidDelay)
 	f.requireNoQueue(q)
-}
-
-func testCorruptBodyNeverReturned(f *fixture) {
-	if f.opts.Corrupt == nil {
-		f.t.Skip("Options.Corrupt not set")
-	}
-	setup := func(name string) (store.QueueRef, store.ID, store.ID) {
-		q := ref(name)
-		got := f.post(q, "bad", "good")
-		return q, got[0], got[1]
-	}
-	held, heldBad, _ := setup("held")
-	c := f.claim(held, 1)
-	f.opts.Corrupt(f.t, f.s, held, heldBad)
-	_, msgs, err := f.s.GetClaim(f.ctx, store.GetClaimParams{Queue: held, Claim: c.Claim.ID, Now: f.now})
-	require.ErrorIs(f.t, err, store.ErrCorrupt, "GetClaim")
-	require.Empty(f.t, msgs)
-
-	for name, read := range map[string]func(q store.QueueRef, bad store.ID) ([]store.Message, error){
-		"GetMessages": func(q store.QueueRef, bad store.ID) ([]store.Message, error) {
-			return f.s.GetMessages(f.ctx, store.GetMessagesParams{Queue: q, IDs: []store.ID{bad}, Now: f.now})
-		},
-		"ListMessages": func(q store.QueueRef, _ store.ID) ([]store.Message, error) {
-			return f.s.ListMessages(f.ctx, store.ListMessagesParams{Queue: q, Limit: 10, Now: f.now})
-		},
-		"CreateClaim": func(q store.QueueRef, _ store.ID) ([]store.Message, error) {
-			res, err := f.s.CreateClaim(f.ctx, store.CreateClaimParams{Queue: q, TTL: claimTTL, Limit: 10, Now: f.now})
-			return res.Messages, err
-		},
-		"PopMessages": func(q store.QueueRef, _ store.ID) ([]store.Message, error) {
-			return f.s.PopMessages(f.ctx, store.PopParams{Queue: q, Limit: 10, Now: f.now})
-		},
-	} {
-		q, bad, good := setup(name)
-		f.opts.Corrupt(f.t, f.s, q, bad)
-		msgs, err := read(q, bad)
-		require.ErrorIs(f.t, err, store.ErrCorrupt, name)
-		require.Empty(f.t, msgs, "%s returned messages with ErrCorrupt", name)
-		require.Equal(f.t, "good", string(f.getOne(q, good).Body), "%s: other messages still read", name)
-		f.counts(q, 2, 0, 0) // the failed call changed nothing
-	}
-
-	q := ref("deleteAndClaim")
-	got := f.post(q, "done", "bad")
-	done := f.claim(q, 1)
-	f.opts.Corrupt(f.t, f.s, q, got[1])
-	_, err = f.deleteAndClaim(q, done.Claim.ID, 10, got[0])
-	require.ErrorIs(f.t, err, store.ErrCorrupt, "CreateClaim with Delete")
-	f.requireHeld(q, done.Claim.ID, got[0]) // a failed claim deletes nothing
 }

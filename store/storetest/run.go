@@ -15,8 +15,8 @@ type Options struct {
 	// survive). Nil skips them.
 	Reopen func(t *testing.T, s store.Store) store.Store
 	// Corrupt, if set, damages the stored body of message id in queue q so
-	// that its checksum no longer matches; it turns on the M11 subtest. Nil
-	// skips it.
+	// that its checksum no longer matches; it turns on the M11 subtests
+	// (damaged messages set aside, store.DamageKeeper). Nil skips them.
 	Corrupt func(t *testing.T, s store.Store, q store.QueueRef, id store.ID)
 }
 
@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		fenceTests,
 		deadLetterTests,
 		attemptTests,
+		damageTests,
 		txTests,
 		subscriptionTests,
 		catalogTests,
