@@ -26,4 +26,5 @@ var (
 	ErrPoolInUse     = store.ErrPoolInUse
 	ErrCrossPool     = store.ErrCrossPool
 	ErrNoPool        = store.ErrNoPool
+	ErrTooMany       = store.ErrTooMany
 )

@@ -45,6 +45,10 @@ type router struct {
 
 	randMu sync.Mutex
 	rand   *rand.Rand
+
+	// quota is the Service's limits on new queues (L1), applied by each
+	// pool's store as it creates a queue there.
+	quota store.Quota
 }
 
 // entry is a placed queue: its pool never changes. Calls that may create
@@ -196,7 +200,7 @@ func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, cl
 // (shared) must be held, and the catalog must have ref nowhere.
 func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json.RawMessage, clock func() time.Time) (*entry, bool, error) {
 	now := clock() // only now: reading the clock is not free
-	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Now: now})
+	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Quota: r.quota, Now: now})
 	if err != nil {
 		return nil, false, err
 	}

@@ -14,6 +14,13 @@ import "context"
 //
 // Every method checks its QueueRef (T1, Q1) and returns ErrClosed after
 // Close. Methods are safe for concurrent use.
+//
+// Limits (L1, L2): a call that would create a queue or a subscription
+// gets the caller's Quota in its params and checks it inside its own
+// transaction or critical section, against counts the store keeps as it
+// creates and deletes (see Quota), so two creations racing for the last
+// slot cannot both pass and no check scans what is stored. A refusal is
+// ErrTooMany and changes nothing.
 type Store interface {
 	QueueStore
 	MessageStore

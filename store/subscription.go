@@ -116,7 +116,11 @@ type CreateSubscriptionParams struct {
 	// Confirmed sets the new subscription's confirmed flag (S5: false
 	// when confirmation is required).
 	Confirmed bool
-	Now       time.Time
+	// Quota bounds the queue's subscriptions (L2) and, when the call
+	// creates the queue (Q2), the project's queues (L1): ErrTooMany, and
+	// nothing changes.
+	Quota Quota
+	Now   time.Time
 }
 
 // GetSubscriptionParams are the arguments of GetSubscription.

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		deadLetterTests,
 		txTests,
 		subscriptionTests,
+		limitTests,
 		catalogTests,
 		sweepTests,
 		durabilityTests,
