@@ -1,0 +1,159 @@
+package herald_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldmq/herald"
+	"github.com/heraldmq/herald/bolt"
+	"github.com/heraldmq/herald/memory"
+	"github.com/heraldmq/herald/store"
+)
+
+func TestLimitsDefaults(t *testing.T) {
+	d := herald.DefaultLimits()
+	require.Equal(t, 10_000, d.MaxQueuesPerProject)
+	require.Equal(t, 100, d.MaxSubscriptionsPerQueue)
+	for _, l := range []herald.Limits{{MaxQueuesPerProject: -1}, {MaxSubscriptionsPerQueue: -1}} {
+		_, err := herald.New(herald.Options{Store: memory.New(), Limits: l})
+		require.ErrorIs(t, err, herald.ErrInvalid, "%+v", l)
+	}
+}
+
+// limitStores are the stores the Service-level limit tests run on.
+func limitStores(t *testing.T) map[string]func() store.Store {
+	return map[string]func() store.Store{
+		"memory": func() store.Store { return memory.New() },
+		"bolt": func() store.Store {
+			st, err := bolt.Open(filepath.Join(t.TempDir(), "limits.db"), nil)
+			require.NoError(t, err)
+			return st
+		},
+	}
+}
+
+// L1 through every creating call of the Service, at the limit and one past
+// it; another project is not affected; a deleted queue frees its slot.
+func TestQueuesPerProjectLimit(t *testing.T) {
+	for name, mk := range limitStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			svc := newService(t, func(o *herald.Options) {
+				o.Store = mk()
+				o.Limits.MaxQueuesPerProject = 2
+			})
+			p := svc.Project("p")
+			created, err := p.Queue("a").Create(ctx, nil)
+			require.NoError(t, err)
+			require.True(t, created)
+			post(t, p.Queue("b"), "lazy") // the second: at the limit
+
+			requireTooMany := func(err error, what string) {
+				t.Helper()
+				require.ErrorIs(t, err, herald.ErrTooMany, what)
+				require.NotErrorIs(t, err, herald.ErrInvalid, what)
+				require.ErrorContains(t, err, "Limits.MaxQueuesPerProject 2", what)
+			}
+			_, err = p.Queue("c").Create(ctx, nil)
+			requireTooMany(err, "Create")
+			_, err = p.Queue("c").Post(ctx, herald.Draft{Body: []byte("x")})
+			requireTooMany(err, "Post")
+			_, _, err = p.Queue("c").Subscribe(ctx, "http://example.com/hook", herald.SubscribeOptions{})
+			requireTooMany(err, "Subscribe")
+			_, err = svc.Tx(ctx, func(tx *herald.Tx) error {
+				tx.Post(p.Queue("a"), herald.Draft{Body: []byte("in a")})
+				tx.Post(p.Queue("c"), herald.Draft{Body: []byte("in c")})
+				return nil
+			})
+			requireTooMany(err, "Tx")
+			msgs, err := p.Queue("a").List(ctx, herald.ListOptions{})
+			require.NoError(t, err)
+			require.Empty(t, msgs, "the transaction failed whole")
+			qs, err := p.ListQueues(ctx, herald.ListQueuesOptions{})
+			require.NoError(t, err)
+			require.Len(t, qs, 2)
+
+			created, err = p.Queue("a").Create(ctx, nil)
+			require.NoError(t, err, "an existing queue at the limit")
+			require.False(t, created)
+			post(t, svc.Project("other").Queue("c"), "another project")
+
+			require.NoError(t, p.Queue("a").DeleteQueue(ctx))
+			post(t, p.Queue("c"), "in the freed slot")
+			_, err = p.Queue("d").Create(ctx, nil)
+			requireTooMany(err, "full again")
+		})
+	}
+}
+
+// L2 at the limit and one past it, with concurrent subscribers racing for
+// the last slot.
+func TestSubscriptionsPerQueueLimit(t *testing.T) {
+	for name, mk := range limitStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			svc := newService(t, func(o *herald.Options) {
+				o.Store = mk()
+				o.Limits.MaxSubscriptionsPerQueue = 3
+				o.Notify.Client = &http.Client{Transport: roundTrip(func(*http.Request) (int, error) { return 204, nil })}
+			})
+			q := svc.Project("p").Queue("q")
+			for i := range 2 {
+				_, created, err := q.Subscribe(ctx, fmt.Sprintf("http://example.com/%d", i), herald.SubscribeOptions{})
+				require.NoError(t, err)
+				require.True(t, created)
+			}
+			errs := make([]error, 8)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Go(func() {
+					_, _, errs[i] = q.Subscribe(ctx, fmt.Sprintf("http://example.com/race%d", i), herald.SubscribeOptions{})
+				})
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				if err == nil {
+					won++
+					continue
+				}
+				require.ErrorIs(t, err, herald.ErrTooMany)
+				require.ErrorContains(t, err, "Limits.MaxSubscriptionsPerQueue 3")
+			}
+			require.Equal(t, 1, won, "exactly one takes the last slot")
+			subs, err := q.Subscriptions(ctx, herald.ID{}, 100)
+			require.NoError(t, err)
+			require.Len(t, subs, 3)
+
+			_, created, err := q.Subscribe(ctx, "http://example.com/0", herald.SubscribeOptions{})
+			require.NoError(t, err, "the same subscriber again")
+			require.False(t, created)
+			require.NoError(t, q.Unsubscribe(ctx, subs[0].ID))
+			_, created, err = q.Subscribe(ctx, "http://example.com/new", herald.SubscribeOptions{})
+			require.NoError(t, err, "a deleted subscription frees its slot")
+			require.True(t, created)
+		})
+	}
+}
+
+// With pools, a queue refused by its pool's limit is placed nowhere.
+func TestQueuesPerProjectLimitPooled(t *testing.T) {
+	ctx := context.Background()
+	svc := newPooled(t, []herald.Pool{memPool("one", 1)}, func(o *herald.Options) {
+		o.Limits.MaxQueuesPerProject = 1
+	})
+	p := svc.Project("p")
+	post(t, p.Queue("a"), "x")
+	_, err := p.Queue("b").Post(ctx, herald.Draft{Body: []byte("y")})
+	require.ErrorIs(t, err, herald.ErrTooMany)
+	_, err = p.Queue("b").Pool(ctx)
+	require.ErrorIs(t, err, herald.ErrNotFound, "no placement is left behind")
+	require.NoError(t, p.Queue("a").DeleteQueue(ctx))
+	post(t, p.Queue("b"), "y")
+}
