@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -224,4 +225,103 @@ func TestHeralddConnectionCap(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, put(dialKeepAlive(t, addr), "c"), "--max-queues-per-project 2")
 	conns[0].requireClosedByServer()
 	require.True(t, strings.HasPrefix(addr, "127.0.0.1:"))
+}
+
+// pipeListener is a net.Listener of in-memory connections, so a server
+// can run inside a synctest bubble, where "every goroutine is blocked"
+// tells that the server is not going to accept a connection.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn, 16), done: make(chan struct{})}
+}
+
+// dial connects; like the kernel's accept queue, it does not wait for the
+// server to accept.
+func (l *pipeListener) dial() net.Conn {
+	client, server := net.Pipe()
+	l.conns <- server
+	return client
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { close(l.done); return nil }
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+func (g *connGuard) openNow() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.conns)
+}
+
+// The cap itself: with the cap's worth of connections busy, the next one
+// is not accepted at all until a request ends (synctest.Wait: the server
+// is blocked, not merely slow); then it is, and is served.
+func TestCapHoldsTheNextConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const max = 2
+		entered, release := make(chan struct{}), make(chan struct{})
+		ln := newPipeListener()
+		g := newConnGuard(max)
+		srv := &http.Server{IdleTimeout: time.Hour, ConnState: g.connState, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/block" {
+				entered <- struct{}{}
+				<-release
+			}
+			w.WriteHeader(http.StatusOK)
+		})}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(g.listen(ln)) }()
+
+		request := func(c net.Conn, path string) <-chan int {
+			status := make(chan int, 1)
+			go func() {
+				defer close(status)
+				if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: heraldd\r\n\r\n", path); err != nil {
+					return
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					return
+				}
+				_ = resp.Body.Close()
+				status <- resp.StatusCode
+			}()
+			return status
+		}
+		var busy []<-chan int
+		for range max {
+			busy = append(busy, request(ln.dial(), "/block"))
+			<-entered
+		}
+		next := request(ln.dial(), "/")
+		synctest.Wait()
+		require.Equal(t, max, g.openNow(), "the next connection is not accepted while the cap is busy")
+		require.Empty(t, next, "no answer while the cap is busy")
+
+		release <- struct{}{}
+		require.Equal(t, http.StatusOK, <-busy[0])
+		require.Equal(t, http.StatusOK, <-next, "accepted and served once a request ended")
+		require.Equal(t, max, g.peakOpen())
+		release <- struct{}{}
+		require.Equal(t, http.StatusOK, <-busy[1])
+		require.NoError(t, srv.Close())
+		require.ErrorIs(t, <-served, http.ErrServerClosed)
+	})
 }
