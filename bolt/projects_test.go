@@ -40,3 +40,35 @@ func TestQueueCountsBuiltOnOpen(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrCorrupt)
 	require.ErrorContains(t, err, `project "p": queue count 3, but 2 queues`)
 }
+
+// A file written before the per-project due index (L3) gets it on open,
+// filled from the due index; Verify checks it, and a fair lease finds
+// every project's deliveries.
+func TestDueProjBuiltOnOpen(t *testing.T) {
+	s := openAt(t)
+	ctx := context.Background()
+	now := time.Now()
+	for _, p := range []string{"a", "b", ""} {
+		q := store.QueueRef{Project: p, Name: "q"}
+		_, _, err := s.CreateSubscription(ctx, store.CreateSubscriptionParams{Queue: q, Subscriber: "http://hook/" + p, TTL: time.Hour, Confirmed: true, Now: now})
+		require.NoError(t, err)
+		_, err = s.PostMessages(ctx, store.PostParams{Queue: q, Messages: []store.Draft{{Body: []byte("1")}, {Body: []byte("2")}}, Now: now})
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Verify(ctx))
+	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bkDueProj) }))
+	err := s.Verify(ctx)
+	require.ErrorIs(t, err, store.ErrCorrupt)
+
+	s = reopenStore(t, s)
+	defer s.Close()
+	require.NoError(t, s.Verify(ctx))
+	ds, _, err := s.LeaseDeliveries(ctx, store.LeaseDeliveriesParams{Limit: 10, Lease: time.Minute, PerProject: 1, Now: now})
+	require.NoError(t, err)
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Queue.Project)
+	}
+	require.Equal(t, []string{"", "a", "b"}, got)
+	require.NoError(t, s.Verify(ctx), "after a fair lease")
+}

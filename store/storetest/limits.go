@@ -12,7 +12,7 @@ import (
 
 // The subtests of store.Quota: a project's queues (L1) and a queue's
 // subscriptions (L2) are bounded at the limit exactly, by every call that
-// creates one, atomically with the creation.
+// creates one, atomically with the creation. And of the fair lease (L3).
 var limitTests = []subtest{
 	{"L1/QueuesPerProjectAtLimit", testQueuesAtLimit},
 	{"L1/LazyCreationCounts", testLazyCreationCounts},
@@ -23,6 +23,7 @@ var limitTests = []subtest{
 	{"L2/SubscriptionsPerQueueAtLimit", testSubscriptionsAtLimit},
 	{"L2/ExpiredCountUntilSwept", testExpiredSubscriptionsCount},
 	{"L2/ConcurrentSubscribesAtLimit", testConcurrentSubscribes},
+	{"L3/FairLeaseAcrossProjects", testFairLease},
 }
 
 // quota2 allows two queues per project and two subscriptions per queue.
@@ -294,4 +295,77 @@ func testConcurrentSubscribes(f *fixture) {
 	}
 	require.Equal(f.t, 1, won, "exactly one racer takes the last slot")
 	require.Len(f.t, f.subs(q), limit)
+}
+
+func (f *fixture) leaseFair(limit, perProject int, from string) []store.Delivery {
+	f.t.Helper()
+	out, _, err := f.subscriber().LeaseDeliveries(f.ctx, store.LeaseDeliveriesParams{Limit: limit, Lease: time.Minute, PerProject: perProject, From: from, Now: f.now})
+	require.NoError(f.t, err, "LeaseDeliveries")
+	require.LessOrEqual(f.t, len(out), limit)
+	return out
+}
+
+func projectsOf(ds []store.Delivery) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Queue.Project
+	}
+	return out
+}
+
+// testFairLease: one project's backlog of older deliveries does not hide
+// another project's (L3): a lease with PerProject takes each project's
+// oldest in turn, from From; without it, oldest first across projects.
+func testFairLease(f *fixture) {
+	f.subscriber()
+	a, b, c := store.QueueRef{Project: "a", Name: "q"}, store.QueueRef{Project: "b", Name: "q"}, store.QueueRef{Project: "c", Name: "q"}
+	for _, q := range []store.QueueRef{a, b, c} {
+		f.subscribe(q, "http://hook/"+q.Project)
+	}
+	f.post(a, bodies(40)...) // the backlog, oldest
+	f.advance(time.Second)
+	bIDs := f.post(b, "b1", "b2")
+	f.advance(time.Second)
+	f.post(c, "c1")
+
+	// The old order: a's backlog first.
+	unfair, _, err := f.subscriber().LeaseDeliveries(f.ctx, store.LeaseDeliveriesParams{Limit: 5, Lease: time.Nanosecond, Now: f.now})
+	require.NoError(f.t, err)
+	require.Equal(f.t, []string{"a", "a", "a", "a", "a"}, projectsOf(unfair))
+	f.advance(time.Nanosecond) // their short lease is over: due again
+
+	got := f.leaseFair(10, 3, "")
+	require.Equal(f.t, []string{"a", "a", "a", "b", "b", "c"}, projectsOf(got))
+	require.Equal(f.t, bIDs, []store.ID{got[3].Message, got[4].Message}, "oldest first within a project")
+
+	got = f.leaseFair(4, 2, "b") // b and c have nothing due now: a's turn
+	require.Equal(f.t, []string{"a", "a"}, projectsOf(got))
+
+	f.post(c, "c2")
+	f.post(b, "b3")
+	got = f.leaseFair(2, 1, "b")
+	require.Equal(f.t, []string{"b", "c"}, projectsOf(got), "from b, wrapping round")
+	got = f.leaseFair(10, 5, "d")
+	require.Equal(f.t, []string{"a", "a", "a", "a", "a"}, projectsOf(got), "from after the last project: the first")
+
+	_, _, err = f.subscriber().LeaseDeliveries(f.ctx, store.LeaseDeliveriesParams{Limit: 1, Lease: time.Minute, PerProject: -1, Now: f.now})
+	require.ErrorIs(f.t, err, store.ErrInvalidLimit)
+
+	// A retry keeps both indexes: the drain below meets it once.
+	d := got[0]
+	require.NoError(f.t, f.subscriber().SettleDelivery(f.ctx, store.SettleDeliveryParams{Queue: d.Queue, ID: d.ID, Outcome: store.Retry, RetryAt: f.now, Now: f.now}))
+	f.advance(time.Hour)
+	total := 0
+	for range 100 {
+		ds := f.leaseFair(7, 2, "")
+		if len(ds) == 0 {
+			break
+		}
+		total += len(ds)
+		for _, d := range ds {
+			require.NoError(f.t, f.subscriber().SettleDelivery(f.ctx, store.SettleDeliveryParams{Queue: d.Queue, ID: d.ID, Outcome: store.Delivered, Now: f.now}))
+		}
+	}
+	require.Equal(f.t, 40+3+2, total, "every delivery once, none left")
+	require.Empty(f.t, f.leaseAll())
 }
