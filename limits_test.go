@@ -157,3 +157,36 @@ func TestQueuesPerProjectLimitPooled(t *testing.T) {
 	require.NoError(t, p.Queue("a").DeleteQueue(ctx))
 	post(t, p.Queue("b"), "y")
 }
+
+// L1 never loses a message: a claim's move to a missing dead-letter queue
+// (C6) creates it past the limit, on both stores.
+func TestDeadLetterMovePastQueueLimit(t *testing.T) {
+	for name, mk := range limitStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			svc := newService(t, func(o *herald.Options) {
+				o.Store = mk()
+				o.Limits.MaxQueuesPerProject = 1
+			})
+			p := svc.Project("p")
+			q := p.Queue("jobs")
+			_, err := q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{MaxClaimCount: 1, DeadLetterQueue: "dead"}))
+			require.NoError(t, err)
+			ids := post(t, q, "job")
+			c, err := q.Claim(ctx, herald.ClaimOptions{Limit: 1})
+			require.NoError(t, err)
+			require.NoError(t, c.Release(ctx, 0))
+			c, err = q.Claim(ctx, herald.ClaimOptions{Limit: 1})
+			require.NoError(t, err)
+			require.Empty(t, c.Messages, "moved, not claimed")
+			dead, err := p.Queue("dead").List(ctx, herald.ListOptions{})
+			require.NoError(t, err)
+			require.Equal(t, []string{"job"}, bodies(dead))
+			got, err := q.GetMany(ctx, ids...)
+			require.NoError(t, err)
+			require.Empty(t, got)
+			_, err = p.Queue("other").Create(ctx, nil)
+			require.ErrorIs(t, err, herald.ErrTooMany, "the dead-letter queue counts")
+		})
+	}
+}
