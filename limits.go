@@ -66,8 +66,7 @@ type Limits struct {
 	// dead-letter queue (C6) creates it even past the bound, so the
 	// bound never loses a message: a project holds at most twice the
 	// bound that way (each such queue is named by one of its queues).
-	// With Pools each pool's store applies the bound to the queues it
-	// holds.
+	// With Pools the bound counts the project's queues on every pool.
 	MaxQueuesPerProject int
 	// MaxSubscriptionsPerQueue bounds one queue's subscriptions (L2).
 	// Default 100. One more gives ErrTooMany and changes nothing;

@@ -3,6 +3,7 @@ package herald_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -142,20 +143,54 @@ func TestSubscriptionsPerQueueLimit(t *testing.T) {
 	}
 }
 
-// With pools, a queue refused by its pool's limit is placed nowhere.
+// With pools the limit counts a project's queues on every pool, and a
+// queue refused is placed nowhere; the count is read again from the
+// catalog after a restart.
 func TestQueuesPerProjectLimitPooled(t *testing.T) {
 	ctx := context.Background()
-	svc := newPooled(t, []herald.Pool{memPool("one", 1)}, func(o *herald.Options) {
-		o.Limits.MaxQueuesPerProject = 1
-	})
+	dir := t.TempDir()
+	open := func(name string) herald.Pool {
+		st, err := bolt.Open(filepath.Join(dir, name+".db"), nil)
+		require.NoError(t, err)
+		return herald.Pool{Name: name, Store: st, Weight: 1}
+	}
+	start := func() *herald.Service {
+		svc, err := herald.New(herald.Options{Pools: []herald.Pool{open("one"), open("two")}, SweepInterval: -1, Rand: rand.New(rand.NewPCG(2, 2)),
+			Limits: herald.Limits{MaxQueuesPerProject: 4}})
+		require.NoError(t, err)
+		return svc
+	}
+	svc := start()
 	p := svc.Project("p")
-	post(t, p.Queue("a"), "x")
-	_, err := p.Queue("b").Post(ctx, herald.Draft{Body: []byte("y")})
-	require.ErrorIs(t, err, herald.ErrTooMany)
-	_, err = p.Queue("b").Pool(ctx)
+	pools := map[string]bool{}
+	for i := range 4 {
+		q := p.Queue(fmt.Sprintf("q%d", i))
+		post(t, q, "x")
+		pool, err := q.Pool(ctx)
+		require.NoError(t, err)
+		pools[pool] = true
+	}
+	require.Len(t, pools, 2, "the queues are spread over both pools (seeded by the weights)")
+	for _, create := range []func() error{
+		func() error { _, err := p.Queue("q4").Create(ctx, nil); return err },
+		func() error { _, err := p.Queue("q4").Post(ctx, herald.Draft{Body: []byte("y")}); return err },
+	} {
+		require.ErrorIs(t, create(), herald.ErrTooMany, "four queues over two pools")
+	}
+	_, err := p.Queue("q4").Pool(ctx)
 	require.ErrorIs(t, err, herald.ErrNotFound, "no placement is left behind")
-	require.NoError(t, p.Queue("a").DeleteQueue(ctx))
-	post(t, p.Queue("b"), "y")
+	post(t, svc.Project("other").Queue("q4"), "another project")
+	require.NoError(t, svc.Close())
+
+	svc = start()
+	defer func() { require.NoError(t, svc.Close()) }()
+	p = svc.Project("p")
+	_, err = p.Queue("q4").Create(ctx, nil)
+	require.ErrorIs(t, err, herald.ErrTooMany, "after a restart")
+	require.NoError(t, p.Queue("q0").DeleteQueue(ctx))
+	post(t, p.Queue("q4"), "in the freed slot")
+	_, err = p.Queue("q5").Create(ctx, nil)
+	require.ErrorIs(t, err, herald.ErrTooMany)
 }
 
 // L1 never loses a message: a claim's move to a missing dead-letter queue
@@ -189,4 +224,37 @@ func TestDeadLetterMovePastQueueLimit(t *testing.T) {
 			require.ErrorIs(t, err, herald.ErrTooMany, "the dead-letter queue counts")
 		})
 	}
+}
+
+// With pools, creations of one project racing for its last slot, on
+// either pool, let exactly one in.
+func TestQueuesPerProjectLimitPooledRace(t *testing.T) {
+	ctx := context.Background()
+	svc := newPooled(t, []herald.Pool{memPool("one", 1), memPool("two", 1)}, func(o *herald.Options) {
+		o.Limits.MaxQueuesPerProject = 5
+	})
+	p := svc.Project("p")
+	for i := range 4 {
+		post(t, p.Queue(fmt.Sprintf("pre%d", i)), "x")
+	}
+	errs := make([]error, 12)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = p.Queue(fmt.Sprintf("race%02d", i)).Post(ctx, herald.Draft{Body: []byte("x")})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+			continue
+		}
+		require.ErrorIs(t, err, herald.ErrTooMany)
+	}
+	require.Equal(t, 1, won)
+	qs, err := p.ListQueues(ctx, herald.ListQueuesOptions{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, qs, 5)
 }
