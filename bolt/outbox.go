@@ -284,6 +284,9 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 		}
 		if p.PerProject > 0 {
 			for _, proj := range dueProjects(ob.dueProj, p.From) {
+				if len(out) >= p.Limit || skipped >= maxSkipped {
+					break
+				}
 				for n := 0; n < p.PerProject && len(out) < p.Limit && skipped < maxSkipped; {
 					ks, vs := projectDue(ob.dueProj, proj, now, min(p.PerProject-n, p.Limit-len(out), chunk))
 					if len(ks) == 0 {

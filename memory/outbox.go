@@ -295,6 +295,9 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 	}
 	if p.PerProject > 0 {
 		for _, proj := range out.projectsFrom(p.From) {
+			if len(res) >= p.Limit || skipped >= maxSkipped {
+				break
+			}
 			for n := 0; n < p.PerProject && len(res) < p.Limit && skipped < maxSkipped; {
 				b := out.dueBy[proj]
 				if b == nil {
