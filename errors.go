@@ -29,4 +29,5 @@ var (
 	ErrCrossPool     = store.ErrCrossPool
 	ErrNoPool        = store.ErrNoPool
 	ErrUnavailable   = store.ErrUnavailable
+	ErrTooMany       = store.ErrTooMany
 )

@@ -107,6 +107,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.quota = limits.quota()
 	s := &Service{
 		router:    r,
 		limits:    limits,

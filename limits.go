@@ -54,6 +54,32 @@ type Limits struct {
 	DefaultSubscriptionTTL time.Duration
 	MaxSubscriptionTTL     time.Duration
 
+	// MaxQueuesPerProject bounds one project's queues (L1). Default
+	// 10,000. Creating one more, by Create, a post to a missing queue
+	// (Q2), a transaction's post or a subscription to a missing queue,
+	// gives ErrTooMany and changes nothing. Zaqar has no such bound; this
+	// one exists because an empty queue still costs storage (a few KiB in
+	// a bolt file) and a project could otherwise fill the disk with
+	// 100,000 empty queues. 10,000 is far above what applications that
+	// keep a queue per worker, tenant or device pool use, and bounds a
+	// project to tens of MiB of empty queues. A claim's move to a missing
+	// dead-letter queue (C6) creates it even past the bound, so the
+	// bound never loses a message: a project holds at most twice the
+	// bound that way (each such queue is named by one of its queues).
+	// With Pools the bound counts the project's queues on every pool.
+	MaxQueuesPerProject int
+	// MaxSubscriptionsPerQueue bounds one queue's subscriptions (L2).
+	// Default 100. One more gives ErrTooMany and changes nothing;
+	// subscribing the same subscriber again returns its subscription as
+	// before (S1). Every post records one delivery per subscription in
+	// its own transaction (S2), so a post's cost grows with this number:
+	// 5,000 subscriptions on one queue took its posts from ~900/s to 7/s
+	// and slowed other projects' posts too. 100 endpoints per queue is
+	// more than fan-out to services needs; fan-out to very many
+	// listeners is what Observe or List with markers is for. Expired
+	// subscriptions count until the sweeper removes them (B1).
+	MaxSubscriptionsPerQueue int
+
 	// DedupWindow is how long a Draft's DedupID is remembered (M10).
 	// Default 5 minutes.
 	DedupWindow time.Duration
@@ -83,6 +109,9 @@ func DefaultLimits() Limits {
 		MaxSubscriptionTTL:     365 * 24 * time.Hour,
 		DedupWindow:            5 * time.Minute,
 		MaxDedupIDLen:          256,
+
+		MaxQueuesPerProject:      10_000,
+		MaxSubscriptionsPerQueue: 100,
 	}
 }
 
@@ -110,6 +139,8 @@ func (l Limits) withDefaults() (Limits, error) {
 		orDefault(&l.DedupWindow, d.DedupWindow, "DedupWindow"),
 		orDefault(&l.DefaultSubscriptionTTL, d.DefaultSubscriptionTTL, "DefaultSubscriptionTTL"),
 		orDefault(&l.MaxSubscriptionTTL, d.MaxSubscriptionTTL, "MaxSubscriptionTTL"),
+		orDefault(&l.MaxQueuesPerProject, d.MaxQueuesPerProject, "MaxQueuesPerProject"),
+		orDefault(&l.MaxSubscriptionsPerQueue, d.MaxSubscriptionsPerQueue, "MaxSubscriptionsPerQueue"),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return l, err
@@ -138,6 +169,11 @@ func orDefault[T int | time.Duration](v *T, def T, name string) error {
 		*v = def
 	}
 	return nil
+}
+
+// quota is what the stores enforce of the limits (L1, L2).
+func (l *Limits) quota() store.Quota {
+	return store.Quota{QueuesPerProject: l.MaxQueuesPerProject, SubscriptionsPerQueue: l.MaxSubscriptionsPerQueue}
 }
 
 func between(v, lo, hi time.Duration) bool { return v >= lo && v <= hi }

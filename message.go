@@ -74,6 +74,7 @@ func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
 		DefaultTTL:    q.s.limits.DefaultMessageTTL,
 		DedupWindow:   q.s.limits.DedupWindow,
 		ConfirmedOnly: q.s.notify.o.RequireConfirmation,
+		Quota:         q.s.limits.quota(),
 		Now:           now,
 	})
 	q.s.unhold(e)

@@ -60,11 +60,20 @@ type notifier struct {
 	// post does not kick.
 	active atomic.Bool
 
-	mu       sync.Mutex
-	held     map[ID]bool           // leased and not yet settled
-	queues   map[string][]outgoing // per subscriber, waiting for a slot
-	order    []string              // subscribers with waiting deliveries, round robin
-	inflight map[string]int
+	mu   sync.Mutex
+	held map[ID]bool // leased and not yet settled
+	// from is where the next lease starts its turn over projects (L3):
+	// just after the last project the previous one took from.
+	from string
+	// queues are the deliveries waiting for a slot, per project and
+	// subscriber. Slots go round robin over projects (projects), and
+	// within a project round robin over its subscribers (lanes), so a
+	// project with a large fan-out gets one turn in each round like any
+	// other, however many subscribers it has.
+	queues   map[lane][]outgoing
+	projects []string          // projects with waiting deliveries, in turn
+	lanes    map[string][]lane // per project: lanes with waiting deliveries, in turn
+	inflight map[string]int    // per subscriber
 	running  int
 	sends    sync.WaitGroup // deliveries in flight; run waits for them
 	// confirms are confirmation requests in flight. Subscribe adds to it,
@@ -81,6 +90,15 @@ const leaseTimeouts = 3
 // maxHeld bounds the deliveries the dispatcher holds in memory at once;
 // one subscriber may hold half of them.
 const maxHeld = 1024
+
+// leaseShares is how many projects share one lease at least: a lease
+// takes at most a quarter of its room from any one project, in turn
+// (store.LeaseDeliveriesParams.PerProject), so one project's backlog
+// never hides another's due deliveries, and leaves room for three more.
+const leaseShares = 4
+
+// lane is one project's deliveries to one subscriber.
+type lane struct{ project, subscriber string }
 
 func newNotifier(ctx context.Context, s *Service, o NotifyOptions) *notifier {
 	if o.Concurrency <= 0 {
@@ -99,7 +117,8 @@ func newNotifier(ctx context.Context, s *Service, o NotifyOptions) *notifier {
 		s: s, ctx: ctx, o: o, log: s.log,
 		wake:     make(chan struct{}, 1),
 		held:     make(map[ID]bool),
-		queues:   make(map[string][]outgoing),
+		queues:   make(map[lane][]outgoing),
+		lanes:    make(map[string][]lane),
 		inflight: make(map[string]int),
 	}
 	return n
@@ -191,8 +210,13 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 		if room <= 0 {
 			break
 		}
+		n.mu.Lock()
+		from := n.from
+		n.mu.Unlock()
+		per := max(room/leaseShares, 1)
 		ds, nx, err := st.LeaseDeliveries(ctx, store.LeaseDeliveriesParams{
-			Limit: room, Lease: leaseTimeouts * n.o.Timeout, Now: n.s.now(),
+			Limit: room, Lease: leaseTimeouts * n.o.Timeout,
+			PerProject: per, From: from, Now: n.s.now(),
 		})
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
@@ -208,7 +232,8 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 			if n.held[d.ID] {
 				continue // still waiting for a slot since an earlier lease
 			}
-			if len(n.queues[d.Subscriber]) >= maxHeld/2 {
+			l := lane{d.Queue.Project, d.Subscriber}
+			if len(n.queues[l]) >= maxHeld/2 {
 				// The rest of a slow subscriber's backlog stays in the
 				// store, leased for a while and then due again, so one
 				// subscriber never fills the dispatcher's memory and
@@ -216,13 +241,13 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 				continue
 			}
 			n.held[d.ID] = true
-			if len(n.queues[d.Subscriber]) == 0 {
-				n.order = append(n.order, d.Subscriber)
-			}
-			n.queues[d.Subscriber] = append(n.queues[d.Subscriber], outgoing{st, d})
+			n.enqueue(l, outgoing{st, d})
+		}
+		if len(ds) > 0 {
+			n.from = ds[len(ds)-1].Queue.Project + "\x00" // the next project in turn
 		}
 		n.mu.Unlock()
-		if len(ds) == room {
+		if len(ds) == room || tookAll(ds, per) {
 			n.kick() // more may be due
 		}
 	}
@@ -230,48 +255,74 @@ func (n *notifier) pump(ctx context.Context) time.Time {
 	return next
 }
 
-// start sends waiting deliveries, round robin over subscribers, while the
-// slots allow.
+// enqueue puts o at the end of its lane, and a lane or project that had
+// nothing waiting at the end of its turn order; n.mu is held.
+func (n *notifier) enqueue(l lane, o outgoing) {
+	if len(n.queues[l]) == 0 {
+		if len(n.lanes[l.project]) == 0 {
+			n.projects = append(n.projects, l.project)
+		}
+		n.lanes[l.project] = append(n.lanes[l.project], l)
+	}
+	n.queues[l] = append(n.queues[l], o)
+}
+
+// start sends waiting deliveries while the slots allow: round robin over
+// projects, and within a project over its subscribers.
 func (n *notifier) start(ctx context.Context) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for started := true; started && n.running < n.o.Concurrency; {
-		started = n.startPass(ctx)
+	for n.running < n.o.Concurrency && n.startNext(ctx) {
 	}
 }
 
-// startPass starts at most one delivery per subscriber and reports
-// whether it started any; n.mu is held.
-func (n *notifier) startPass(ctx context.Context) (started bool) {
-	for i := 0; i < len(n.order) && n.running < n.o.Concurrency; {
-		sub := n.order[i]
-		if n.inflight[sub] >= n.o.PerSubscriber {
-			i++
-			continue
-		}
-		o := n.queues[sub][0]
-		n.queues[sub] = n.queues[sub][1:]
-		if len(n.queues[sub]) == 0 {
-			delete(n.queues, sub)
-			n.order = append(n.order[:i], n.order[i+1:]...)
-		} else {
-			i++
-		}
-		n.inflight[sub]++
-		n.running++
-		started = true
-		n.sends.Go(func() {
-			n.deliver(ctx, o.st, o.d)
-			n.mu.Lock()
-			if n.inflight[sub]--; n.inflight[sub] == 0 {
-				delete(n.inflight, sub)
+// startNext starts the next delivery in turn and reports whether there
+// was one a slot could take: the first project in turn with a subscriber
+// under its PerSubscriber cap sends to the first such subscriber, and
+// both go to the end of their turn orders. n.mu is held.
+func (n *notifier) startNext(ctx context.Context) bool {
+	for pi, p := range n.projects {
+		ls := n.lanes[p]
+		for li, l := range ls {
+			if n.inflight[l.subscriber] >= n.o.PerSubscriber {
+				continue
 			}
-			n.running--
-			n.mu.Unlock()
-			n.kick()
-		})
+			o := n.queues[l][0]
+			n.queues[l] = n.queues[l][1:]
+			ls = append(ls[:li], ls[li+1:]...)
+			if len(n.queues[l]) == 0 {
+				delete(n.queues, l)
+			} else {
+				ls = append(ls, l)
+			}
+			n.projects = append(n.projects[:pi], n.projects[pi+1:]...)
+			if len(ls) == 0 {
+				delete(n.lanes, p)
+			} else {
+				n.lanes[p] = ls
+				n.projects = append(n.projects, p)
+			}
+			n.launch(ctx, l.subscriber, o)
+			return true
+		}
 	}
-	return started
+	return false
+}
+
+// launch sends o in a goroutine of its own; n.mu is held.
+func (n *notifier) launch(ctx context.Context, sub string, o outgoing) {
+	n.inflight[sub]++
+	n.running++
+	n.sends.Go(func() {
+		n.deliver(ctx, o.st, o.d)
+		n.mu.Lock()
+		if n.inflight[sub]--; n.inflight[sub] == 0 {
+			delete(n.inflight, sub)
+		}
+		n.running--
+		n.mu.Unlock()
+		n.kick()
+	})
 }
 
 // forget drops d from the held set. deliver calls it before settling: a
@@ -282,6 +333,21 @@ func (n *notifier) forget(d store.Delivery) {
 	n.mu.Lock()
 	delete(n.held, d.ID)
 	n.mu.Unlock()
+}
+
+// tookAll reports whether a lease took its whole share, per, from some
+// project: that project may have more due.
+func tookAll(ds []store.Delivery, per int) bool {
+	n := 0
+	for i, d := range ds {
+		if i > 0 && d.Queue.Project != ds[i-1].Queue.Project {
+			n = 0
+		}
+		if n++; n >= per {
+			return true
+		}
+	}
+	return false
 }
 
 // deliver makes one attempt and settles its outcome.

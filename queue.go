@@ -119,7 +119,7 @@ func (q *Queue) Create(ctx context.Context, m Metadata) (created bool, err error
 		return created, err
 	}
 	defer q.s.unhold(e)
-	return e.pool.store.CreateQueue(ctx, store.CreateQueueParams{Queue: q.ref, Metadata: raw, Now: q.s.now()})
+	return e.pool.store.CreateQueue(ctx, store.CreateQueueParams{Queue: q.ref, Metadata: raw, Quota: q.s.limits.quota(), Now: q.s.now()})
 }
 
 // Metadata returns the queue's metadata, or ErrNotFound.

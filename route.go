@@ -45,6 +45,12 @@ type router struct {
 
 	randMu sync.Mutex
 	rand   *rand.Rand
+
+	// quota is the Service's limits on new queues (L1), applied by each
+	// pool's store as it creates a queue there, and across pools through
+	// counts of each project's placements.
+	quota  store.Quota
+	counts projectCounts
 }
 
 // entry is a placed queue: its pool never changes. Calls that may create
@@ -195,14 +201,24 @@ func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, cl
 // there is left alone) and records that ref is on p; ref's lock and r.mu
 // (shared) must be held, and the catalog must have ref nowhere.
 func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json.RawMessage, clock func() time.Time) (*entry, bool, error) {
+	c := r.counts.get(ref.Project)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.load(ctx, r.cat, ref.Project); err != nil {
+		return nil, false, err
+	}
+	if limit := r.quota.QueuesPerProject; !store.Admits(c.n, limit) {
+		return nil, false, store.QueueCapErr(ref, c.n, limit)
+	}
 	now := clock() // only now: reading the clock is not free
-	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Now: now})
+	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Quota: r.quota, Now: now})
 	if err != nil {
 		return nil, false, err
 	}
 	if err := r.cat.PutPlacement(ctx, store.Placement{Queue: ref, Pool: p.name, Created: now}); err != nil {
 		return nil, false, err
 	}
+	c.n++
 	e := &entry{pool: p}
 	r.cache.Store(ref, e)
 	return e, created, nil
@@ -309,6 +325,7 @@ func (r *router) unplace(ctx context.Context, ref store.QueueRef, e *entry) erro
 	if err := r.cat.DeletePlacement(ctx, ref); err != nil {
 		return err
 	}
+	r.counts.get(ref.Project).add(-1)
 	r.cache.CompareAndDelete(ref, e)
 	e.gone.Store(true)
 	return nil
@@ -341,6 +358,7 @@ func (r *router) adopt(ctx context.Context, ref store.QueueRef, p *pool) (*pool,
 	if err := r.cat.PutPlacement(ctx, store.Placement{Queue: ref, Pool: p.name, Created: info.Created}); err != nil {
 		return nil, err
 	}
+	r.counts.get(ref.Project).add(1) // past the limit too: see store.Quota
 	r.cache.Store(ref, &entry{pool: p})
 	return nil, nil
 }

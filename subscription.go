@@ -116,7 +116,7 @@ func (q *Queue) Subscribe(ctx context.Context, subscriber string, o SubscribeOpt
 	}
 	sub, created, err := st.CreateSubscription(ctx, store.CreateSubscriptionParams{
 		Queue: q.ref, Subscriber: subscriber, TTL: o.TTL, Options: o.Options,
-		Confirmed: !q.s.notify.o.RequireConfirmation, Now: q.s.now(),
+		Confirmed: !q.s.notify.o.RequireConfirmation, Quota: q.s.limits.quota(), Now: q.s.now(),
 	})
 	if err == nil {
 		q.s.notify.subscribed()

@@ -118,6 +118,7 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 		DefaultTTL:    s.limits.DefaultMessageTTL,
 		DedupWindow:   s.limits.DedupWindow,
 		ConfirmedOnly: s.notify.o.RequireConfirmation,
+		Quota:         s.limits.quota(),
 		Now:           now,
 	})
 	for _, e := range held {

@@ -255,6 +255,10 @@ func (s *Store) init(path string) (err error) {
 		if err := createOutbox(tx); err != nil {
 			return err
 		}
+		// So did the queue counts (L1), and likewise.
+		if err := createProjects(tx); err != nil {
+			return err
+		}
 		if b := h.Get(keyLastID); len(b) == 16 {
 			s.ids.Observe(idOf(b))
 		}

@@ -113,7 +113,9 @@ func (w *wtx) claim(p *store.CreateClaimParams) (store.ClaimResult, error) {
 	}
 	if len(moved) > 0 {
 		dref := store.QueueRef{Project: p.Queue.Project, Name: o.DeadLetterQueue}
-		d, _, err := w.create(dref, nil, now)
+		// Past the project's queue limit too (store.Quota): refusing
+		// would strand the message.
+		d, _, err := w.create(dref, nil, now, 0)
 		if err != nil {
 			return res, err
 		}

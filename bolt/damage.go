@@ -52,8 +52,8 @@ func (w *wtx) setAside(q *wq, id store.ID, r *rec, now int64) error {
 	if o.DeadLetterQueue != "" && o.DeadLetterQueue != q.ref.Name {
 		to.Name = o.DeadLetterQueue
 		// Created if missing, as a dead-letter move does (C6), so that
-		// its Stats show what it holds.
-		if _, _, err := w.create(to, nil, now); err != nil {
+		// its Stats show what it holds; past the queue limit too (L1).
+		if _, _, err := w.create(to, nil, now, 0); err != nil {
 			return err
 		}
 	}

@@ -52,7 +52,15 @@
 // Store implements store.Subscriber (S1, S2): top-level buckets "outbox.*"
 // (layout in outboxcodec.go) hold subscriptions and their deliveries, and
 // every post writes its deliveries in its own transaction. It is created
-// on open when missing, so files from before it open unchanged.
+// on open when missing, so files from before it open unchanged. One of
+// them, "outbox.dueproj", orders the pending deliveries per project for
+// the fair lease (L3, duefair.go); a file from before it gets it, filled
+// from "outbox.due", on open.
+//
+// A bucket "projects" counts each project's queues, written with every
+// queue creation and deletion, so the limit on queues per project (L1,
+// store.Quota) costs one read; a file from before it gets it, counted from
+// "queues", on open. Verify checks both against the data.
 //
 // Store implements store.Cataloger: a pooled herald Service keeps its
 // catalog (which pool holds each queue, and each project's flavors) in a

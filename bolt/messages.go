@@ -132,7 +132,7 @@ func (w *wtx) post(p *store.PostParams, sums []uint32) ([]store.ID, error) {
 		ttls[i], delays[i] = ttl, delay
 	}
 	if q == nil {
-		if q, _, err = w.create(p.Queue, nil, now); err != nil {
+		if q, _, err = w.create(p.Queue, nil, now, p.Quota.QueuesPerProject); err != nil {
 			return nil, err
 		}
 	}

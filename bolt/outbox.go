@@ -63,7 +63,7 @@ func (w *wtx) fanOut(q *wq, p *store.PostParams, now int64, ids []store.ID, stor
 			if err := ob.dels.Put(pairKey(sid, did), r.encode()); err != nil {
 				return err
 			}
-			if err := ob.due.Put(timeKey(now, did[:]), bytes.Clone(sid[:])); err != nil {
+			if err := ob.putDue(qk, now, did, sid); err != nil {
 				return err
 			}
 		}
@@ -153,7 +153,7 @@ func (ob *obuckets) unindex(id store.ID, r *delRec) error {
 		}
 		return ob.subFailed.Delete(pairKey(r.sub, id))
 	}
-	return ob.due.Delete(timeKey(r.next, id[:]))
+	return ob.delDue(r.qk, r.next, id)
 }
 
 // index puts delivery id in the due or failed indexes, as r says.
@@ -164,7 +164,7 @@ func (ob *obuckets) index(id store.ID, r *delRec) error {
 		}
 		return ob.subFailed.Put(pairKey(r.sub, id), empty)
 	}
-	return ob.due.Put(timeKey(r.next, id[:]), bytes.Clone(r.sub[:]))
+	return ob.putDue(r.qk, r.next, id, r.sub)
 }
 
 // dropDelivery removes delivery id from every bucket.
@@ -241,63 +241,90 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 		}
 		subs := subCache{ob: ob}
 		skipped := 0
-		for len(out) < p.Limit && skipped < maxSkipped {
+		// take leases the due entry k (next‖did) → v, or drops or
+		// fails its delivery, and reports whether it is handed out.
+		take := func(k, v []byte) (bool, error) {
+			did := idOf(k[8:])
+			if len(v) != 16 {
+				return false, store.Errorf(store.ErrCorrupt, "delivery %s: bad due entry", did)
+			}
+			r, ok, err := ob.del(idOf(v), did)
+			if err != nil {
+				return false, err
+			}
+			if !ok { // a stale index entry
+				skipped++
+				return false, ob.due.Delete(k)
+			}
+			sr, err := subs.get(r.sub)
+			if err != nil {
+				return false, err
+			}
+			if sr == nil || !sr.live(now) {
+				skipped++
+				return false, ob.dropDelivery(did, &r)
+			}
+			d, err := r.record(did, sr.subscriber)
+			if err := ob.delDue(r.qk, r.next, did); err != nil {
+				return false, err
+			}
+			if err != nil { // a bad body is never sent (M11), nor does it block the rest
+				skipped++
+				r.attempts++
+				r.failed, r.next, r.lastErr = true, now, []byte(err.Error())
+				if err := ob.dels.Put(pairKey(r.sub, did), r.encode()); err != nil {
+					return false, err
+				}
+				return false, ob.index(did, &r)
+			}
+			r.next = until
+			if err := ob.dels.Put(pairKey(r.sub, did), r.encode()); err != nil {
+				return false, err
+			}
+			if err := ob.putDue(r.qk, until, did, r.sub); err != nil {
+				return false, err
+			}
+			d.NextAttempt = toTime(until)
+			out = append(out, d)
+			return true, nil
+		}
+		if p.PerProject > 0 {
+			for _, proj := range dueProjects(ob.dueProj, p.From) {
+				if len(out) >= p.Limit || skipped >= maxSkipped {
+					break
+				}
+				for n := 0; n < p.PerProject && len(out) < p.Limit && skipped < maxSkipped; {
+					ks, vs := projectDue(ob.dueProj, proj, now, min(p.PerProject-n, p.Limit-len(out), chunk))
+					if len(ks) == 0 {
+						break
+					}
+					for i, k := range ks {
+						handed, err := take(k, vs[i])
+						if err != nil {
+							return err
+						}
+						if !handed && len(vs[i]) == 16 {
+							// A stale entry's dueproj twin goes too.
+							if err := ob.dueProj.Delete(append(append(bytes.Clone(proj), 0), k...)); err != nil {
+								return err
+							}
+						}
+						if handed {
+							n++
+						}
+					}
+				}
+			}
+		}
+		for p.PerProject == 0 && len(out) < p.Limit && skipped < maxSkipped {
 			ks, vs := dueEntries(ob.due, now, min(p.Limit-len(out), chunk))
 			if len(ks) == 0 {
 				break
 			}
 			for i, k := range ks {
-				did := idOf(k[8:])
-				if len(vs[i]) != 16 {
-					return store.Errorf(store.ErrCorrupt, "delivery %s: bad due entry", did)
-				}
-				r, ok, err := ob.del(idOf(vs[i]), did)
-				if err != nil {
+				if _, err := take(k, vs[i]); err != nil {
 					return err
 				}
-				if !ok { // a stale index entry
-					skipped++
-					if err := ob.due.Delete(k); err != nil {
-						return err
-					}
-					continue
-				}
-				sr, err := subs.get(r.sub)
-				if err != nil {
-					return err
-				}
-				if sr == nil || !sr.live(now) {
-					skipped++
-					if err := ob.dropDelivery(did, &r); err != nil {
-						return err
-					}
-					continue
-				}
-				d, err := r.record(did, sr.subscriber)
-				if err := ob.due.Delete(k); err != nil {
-					return err
-				}
-				if err != nil { // a bad body is never sent (M11), nor does it block the rest
-					skipped++
-					r.attempts++
-					r.failed, r.next, r.lastErr = true, now, []byte(err.Error())
-					if err := ob.dels.Put(pairKey(r.sub, did), r.encode()); err != nil {
-						return err
-					}
-					if err := ob.index(did, &r); err != nil {
-						return err
-					}
-					continue
-				}
-				r.next = until
-				if err := ob.dels.Put(pairKey(r.sub, did), r.encode()); err != nil {
-					return err
-				}
-				if err := ob.due.Put(timeKey(until, did[:]), vs[i]); err != nil {
-					return err
-				}
-				d.NextAttempt = toTime(until)
-				out = append(out, d)
 			}
 		}
 		next = firstTime(ob.due)

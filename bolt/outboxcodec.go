@@ -46,18 +46,18 @@ var (
 	bkSubFailed = []byte("outbox.subfailed")
 )
 
-var outboxBuckets = [][]byte{bkSubs, bkSubNames, bkSubQueue, bkSubExp, bkDels, bkDue, bkFailed, bkSubFailed}
+var outboxBuckets = [][]byte{bkSubs, bkSubNames, bkSubQueue, bkSubExp, bkDels, bkDue, bkFailed, bkSubFailed, bkDueProj}
 
 // obuckets are the outbox's buckets.
 type obuckets struct {
-	subs, subNames, subQueue, subExp, dels, due, failed, subFailed *bbolt.Bucket
+	subs, subNames, subQueue, subExp, dels, due, failed, subFailed, dueProj *bbolt.Bucket
 }
 
 // openOutbox returns the outbox buckets of tx, or ErrCorrupt if one is
 // missing.
 func openOutbox(tx *bbolt.Tx) (*obuckets, error) {
 	o := &obuckets{}
-	for i, dst := range []**bbolt.Bucket{&o.subs, &o.subNames, &o.subQueue, &o.subExp, &o.dels, &o.due, &o.failed, &o.subFailed} {
+	for i, dst := range []**bbolt.Bucket{&o.subs, &o.subNames, &o.subQueue, &o.subExp, &o.dels, &o.due, &o.failed, &o.subFailed, &o.dueProj} {
 		if *dst = tx.Bucket(outboxBuckets[i]); *dst == nil {
 			return nil, store.Errorf(store.ErrCorrupt, "outbox bucket %q is missing", outboxBuckets[i])
 		}
@@ -73,10 +73,14 @@ func openOutbox(tx *bbolt.Tx) (*obuckets, error) {
 // createOutbox makes the outbox buckets that are missing: on a new file,
 // and on a file written before subscriptions existed.
 func createOutbox(tx *bbolt.Tx) error {
+	fill := tx.Bucket(bkDueProj) == nil && tx.Bucket(bkDue) != nil
 	for _, name := range outboxBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
+	}
+	if fill { // a file from before the fair lease (duefair.go)
+		return fillDueProj(tx)
 	}
 	return nil
 }

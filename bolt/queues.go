@@ -28,7 +28,7 @@ func (s *Store) CreateQueue(ctx context.Context, p store.CreateQueueParams) (boo
 	var created bool
 	err := s.update(ctx, func(w *wtx) error {
 		var err error
-		_, created, err = w.create(p.Queue, p.Metadata, s.observe(p.Now))
+		_, created, err = w.create(p.Queue, p.Metadata, s.observe(p.Now), p.Quota.QueuesPerProject)
 		return err
 	})
 	return created, err
@@ -116,7 +116,14 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		pb, err := w.projects()
+		if err != nil {
+			return err
+		}
+		return addQueues(pb, p.Queue.Project, -1)
 	})
 }
 

@@ -38,7 +38,7 @@ func (s *Store) CreateSubscription(ctx context.Context, p store.CreateSubscripti
 		if err := store.CheckSubscriptionDeadline(now, p.TTL); err != nil {
 			return err
 		}
-		if _, _, err := w.create(p.Queue, nil, now); err != nil {
+		if _, _, err := w.create(p.Queue, nil, now, p.Quota.QueuesPerProject); err != nil {
 			return err
 		}
 		ob, err := w.outbox()
@@ -58,6 +58,11 @@ func (s *Store) CreateSubscription(ctx context.Context, p store.CreateSubscripti
 			}
 			// An expired subscription of the same subscriber stays until
 			// the sweep, but no longer owns the name.
+		}
+		if limit := p.Quota.SubscriptionsPerQueue; limit > 0 {
+			if n := countPrefix(ob.subQueue, queuePrefix(qk), limit); n >= limit {
+				return store.SubscriptionCapErr(p.Queue, n, limit)
+			}
 		}
 		sid := w.nextID(now)
 		r := subRec{created: now, expires: now + int64(p.TTL), ttl: int64(p.TTL), confirmed: p.Confirmed,
@@ -320,6 +325,19 @@ func (ob *obuckets) dropSubSome(sid store.ID, r *subRec, budget int) (spent int,
 		}
 	}
 	return spent + 1, true, nil
+}
+
+// countPrefix counts the keys of b that start with prefix, up to max. It
+// counts a queue's subscriptions for its limit (L2): every stored one
+// counts, so a queue has at most the limit and the count costs no more
+// than the limit, less than a post's fan-out over the same keys.
+func countPrefix(b *bbolt.Bucket, prefix []byte, max int) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < max; k, _ = c.Next() {
+		n++
+	}
+	return n
 }
 
 // prefixIDs returns up to n IDs that follow prefix in the keys of b.

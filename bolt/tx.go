@@ -36,7 +36,7 @@ func (s *Store) Transact(ctx context.Context, p store.TxParams) ([][]store.ID, e
 			continue
 		}
 		x.post = store.PostParams{Queue: o.Queue, Messages: o.Post, ClientID: o.ClientID,
-			DefaultTTL: p.DefaultTTL, DedupWindow: p.DedupWindow, ConfirmedOnly: p.ConfirmedOnly, Now: p.Now}
+			DefaultTTL: p.DefaultTTL, DedupWindow: p.DedupWindow, ConfirmedOnly: p.ConfirmedOnly, Quota: p.Quota, Now: p.Now}
 		if err := checkPost(&x.post); err != nil {
 			return nil, store.OpError(i, err)
 		}

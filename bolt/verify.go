@@ -29,6 +29,7 @@ func (s *Store) Verify(ctx context.Context) error {
 		if queues == nil {
 			return store.Errorf(store.ErrCorrupt, "%s: the queues bucket is missing", s.path)
 		}
+		perProject := make(map[string]int)
 		err := queues.ForEach(func(k, v []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -36,6 +37,9 @@ func (s *Store) Verify(ctx context.Context) error {
 			b := queues.Bucket(k)
 			if v != nil || b == nil {
 				return store.Errorf(store.ErrCorrupt, "%s: queue %q is not a bucket", s.path, k)
+			}
+			if i := bytes.IndexByte(k, '/'); i >= 0 {
+				perProject[string(k[:i])]++
 			}
 			if err := verifyQueue(b); err != nil {
 				return fmt.Errorf("%s: queue %q: %w", s.path, k, err)
@@ -45,6 +49,9 @@ func (s *Store) Verify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := verifyProjects(tx, perProject); err != nil {
+			return fmt.Errorf("%s: %w", s.path, err)
+		}
 		if err := verifyOutbox(tx); err != nil {
 			return fmt.Errorf("%s: outbox: %w", s.path, err)
 		}
@@ -53,6 +60,34 @@ func (s *Store) Verify(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// verifyProjects checks the queue counts (L1) against the queues there
+// are, perProject.
+func verifyProjects(tx *bbolt.Tx, perProject map[string]int) error {
+	b := tx.Bucket(bkProjects)
+	if b == nil {
+		return store.Errorf(store.ErrCorrupt, "the projects bucket is missing")
+	}
+	stored := 0
+	err := b.ForEach(func(k, v []byte) error {
+		stored++
+		p, ok := bytes.CutSuffix(k, []byte("/"))
+		if !ok || len(v) != 8 {
+			return store.Errorf(store.ErrCorrupt, "queue count %q: bad key or value", k)
+		}
+		if n, want := queueCount(b, string(p)), perProject[string(p)]; n != want {
+			return store.Errorf(store.ErrCorrupt, "project %q: queue count %d, but %d queues", p, n, want)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if stored != len(perProject) {
+		return store.Errorf(store.ErrCorrupt, "queue counts for %d projects, but %d projects have queues", stored, len(perProject))
+	}
+	return nil
 }
 
 // touchPages reads every key of every bucket, nested ones too, which reads

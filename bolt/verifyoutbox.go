@@ -82,6 +82,9 @@ func verifyOutbox(tx *bbolt.Tx) error {
 		} else {
 			pending++
 		}
+		if !r.failed && !bytes.Equal(ob.dueProj.Get(dueProjKey(r.qk, r.next, id)), sid[:]) {
+			return inconsistent("delivery %s: missing from its project's due index", id)
+		}
 		if inDue == r.failed || inFailed != r.failed {
 			return inconsistent("delivery %s (failed %v): in due %v, in failed %v", id, r.failed, inDue, inFailed)
 		}
@@ -97,6 +100,7 @@ func verifyOutbox(tx *bbolt.Tx) error {
 		{"subqueue", keys(ob.subQueue), len(subs)},
 		{"subexp", keys(ob.subExp), len(subs)},
 		{"due", keys(ob.due), pending},
+		{"dueproj", keys(ob.dueProj), pending},
 		{"failed", keys(ob.failed), failed},
 		{"subfailed", keys(ob.subFailed), failed},
 	} {

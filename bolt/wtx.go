@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -119,11 +120,22 @@ func (w *wtx) queue(ref store.QueueRef) (*wq, error) {
 }
 
 // create returns the queue ref names, creating it with meta (already
-// checked) if it is missing, and reports whether it created it.
-func (w *wtx) create(ref store.QueueRef, meta json.RawMessage, now int64) (*wq, bool, error) {
+// checked) if it is missing, and reports whether it created it. A new
+// queue past the project's limit (0: none) gives ErrTooMany.
+func (w *wtx) create(ref store.QueueRef, meta json.RawMessage, now int64, limit int) (*wq, bool, error) {
 	q, err := w.queue(ref)
 	if q != nil || err != nil {
 		return q, false, err
+	}
+	pb, err := w.projects()
+	if err != nil {
+		return nil, false, err
+	}
+	if n := queueCount(pb, ref.Project); !store.Admits(n, limit) {
+		return nil, false, store.QueueCapErr(ref, n, limit)
+	}
+	if err := addQueues(pb, ref.Project, 1); err != nil {
+		return nil, false, err
 	}
 	k := queueKey(ref)
 	b, err := w.queues.CreateBucket(k)
@@ -273,4 +285,68 @@ func (q *wq) noteDue(t int64) { q.due = min(q.due, max(t, 0)) }
 func has(b *bbolt.Bucket, key []byte) bool {
 	k, _ := b.Cursor().Seek(key)
 	return k != nil && bytes.Equal(k, key)
+}
+
+// bkProjects counts each project's queues (L1): project‖"/" → uint64,
+// big-endian (the "/" keeps the default project's key non-empty). It is
+// top level beside "queues", written in the transaction that creates or
+// deletes a queue, and built by one walk of "queues" when a file from
+// before it is opened.
+var bkProjects = []byte("projects")
+
+func projectKey(project string) []byte { return append([]byte(project), '/') }
+
+// queueCount returns how many queues project has.
+func queueCount(b *bbolt.Bucket, project string) int {
+	v := b.Get(projectKey(project))
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+// addQueues changes project's queue count by delta.
+func addQueues(b *bbolt.Bucket, project string, delta int) error {
+	n := queueCount(b, project) + delta
+	if n <= 0 {
+		return b.Delete(projectKey(project))
+	}
+	return b.Put(projectKey(project), binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// projects returns the queue-count bucket, or ErrCorrupt if it is missing.
+func (w *wtx) projects() (*bbolt.Bucket, error) {
+	b := w.tx.Bucket(bkProjects)
+	if b == nil {
+		return nil, store.Errorf(store.ErrCorrupt, "%s: the projects bucket is missing", w.s.path)
+	}
+	return b, nil
+}
+
+// createProjects makes the queue-count bucket on a new file or on one
+// written before it, counting the queues there.
+func createProjects(tx *bbolt.Tx) error {
+	if tx.Bucket(bkProjects) != nil {
+		return nil
+	}
+	b, err := tx.CreateBucket(bkProjects)
+	if err != nil {
+		return err
+	}
+	counts := make(map[string]int)
+	err = tx.Bucket(bkQueues).ForEach(func(k, _ []byte) error {
+		if i := bytes.IndexByte(k, '/'); i >= 0 {
+			counts[string(k[:i])]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for p, n := range counts {
+		if err := addQueues(b, p, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

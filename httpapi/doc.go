@@ -150,6 +150,12 @@
 //     starts them unconfirmed). trust+http(s) subscribers are refused
 //     (they need Keystone). Webhooks are retried on 5xx, 408 and 429, and
 //     deliveries are durable (S2, S3).
+//   - A project's queues and a queue's subscriptions are bounded
+//     (Limits.MaxQueuesPerProject, MaxSubscriptionsPerQueue; L1, L2;
+//     Zaqar has no such bounds): a PUT of a new queue, a POST of messages
+//     or of a subscription that would create one past them answers 400
+//     "Invalid API request", the description naming the limit and its
+//     value. An existing queue or subscriber is never refused.
 //   - Queue listing ignores Zaqar's name and metadata filters.
 //   - A store that cannot serve (herald.ErrUnavailable: a full disk, a
 //     read-only or failing device) answers 503 with a description naming

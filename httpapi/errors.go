@@ -70,7 +70,11 @@ func toAPIError(err error) *apiError {
 		return tooLarge(int(mbe.Limit))
 	case errors.Is(err, herald.ErrTooLarge):
 		return &apiError{http.StatusRequestEntityTooLarge, "Request Entity Too Large", err.Error()}
-	case errors.Is(err, herald.ErrInvalid), errors.Is(err, herald.ErrCrossPool):
+	case errors.Is(err, herald.ErrInvalid), errors.Is(err, herald.ErrCrossPool),
+		errors.Is(err, herald.ErrTooMany):
+		// A limit on queues or subscriptions (L1, L2) is refused as Zaqar
+		// refuses what its limits forbid: 400, the description naming
+		// the limit and its value.
 		return invalid(err.Error())
 	case errors.Is(err, herald.ErrNotFound), errors.Is(err, herald.ErrClaimNotFound):
 		return notFound(err.Error())

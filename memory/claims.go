@@ -79,8 +79,9 @@ func (s *Store) CreateClaim(ctx context.Context, p store.CreateClaimParams) (sto
 			}
 		case needDLQ:
 			// Create the dead-letter queue outside the queue locks, then
-			// try again from the start.
-			if _, _, err := s.create(dref, emptyConf, now); err != nil {
+			// try again from the start; past the project's queue limit
+			// too (store.Quota): refusing would strand the message.
+			if _, _, err := s.create(dref, emptyConf, now, 0); err != nil {
 				return store.ClaimResult{}, err
 			}
 		default:

@@ -44,7 +44,7 @@ func (s *Store) setAside(q *queue, bad []*message, now int64, out *aside) {
 		// Created if missing, as a dead-letter move does (C6), so that
 		// its Stats show what it holds. Taking the directory lock inside
 		// a queue lock is allowed: its holders never wait for another.
-		_, _, _ = s.create(to, emptyConf, now) // only ErrClosed, and then nothing matters
+		_, _, _ = s.create(to, emptyConf, now, 0) // only ErrClosed, and then nothing matters
 	}
 	out.to = to
 	s.dmg.mu.Lock()

@@ -27,6 +27,8 @@ type Store struct {
 	closed bool
 	queues map[store.QueueRef]*queue
 	byName *btree.BTreeG[*queue] // by project, then name
+	// perProject counts each project's queues (L1), kept with queues.
+	perProject map[string]int
 	// catalog is the store.Cataloger half (catalog.go), nil once closed.
 	catalog *catalog
 
@@ -48,7 +50,8 @@ type Store struct {
 // New returns an empty Store.
 func New() *Store {
 	s := &Store{
-		queues: make(map[store.QueueRef]*queue),
+		queues:     make(map[store.QueueRef]*queue),
+		perProject: make(map[string]int),
 		byName: btree.NewG(8, func(a, b *queue) bool {
 			if a.ref.Project != b.ref.Project {
 				return a.ref.Project < b.ref.Project
@@ -69,6 +72,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.queues = nil
+	s.perProject = nil
 	s.byName = nil
 	s.catalog = nil
 	s.mu.Unlock()
@@ -123,8 +127,9 @@ func (s *Store) lockAt(ref store.QueueRef, now int64) (*queue, int64, error) {
 }
 
 // create returns the queue ref names, creating it with c if it is missing,
-// and reports whether it created it.
-func (s *Store) create(ref store.QueueRef, c *conf, now int64) (*queue, bool, error) {
+// and reports whether it created it. A new queue past the project's
+// limit (0: none) gives ErrTooMany.
+func (s *Store) create(ref store.QueueRef, c *conf, now int64, limit int) (*queue, bool, error) {
 	if q, err := s.lookup(ref); q != nil || err != nil {
 		return q, false, err
 	}
@@ -136,10 +141,19 @@ func (s *Store) create(ref store.QueueRef, c *conf, now int64) (*queue, bool, er
 	if q := s.queues[ref]; q != nil {
 		return q, false, nil
 	}
+	if n := s.perProject[ref.Project]; !store.Admits(n, limit) {
+		return nil, false, store.QueueCapErr(ref, n, limit)
+	}
 	q := newQueue(ref, c, now)
-	s.queues[ref] = q
-	s.byName.ReplaceOrInsert(q)
+	s.add(q)
 	return q, true, nil
+}
+
+// add puts a new queue into the directory; s.mu must be held.
+func (s *Store) add(q *queue) {
+	s.queues[q.ref] = q
+	s.byName.ReplaceOrInsert(q)
+	s.perProject[q.ref.Project]++
 }
 
 // emptyConf is the conf of a queue without metadata: it reads as {},
@@ -171,7 +185,7 @@ func (s *Store) CreateQueue(ctx context.Context, p store.CreateQueueParams) (boo
 	if err != nil {
 		return false, err
 	}
-	_, created, err := s.create(p.Queue, c, s.observe(p.Now))
+	_, created, err := s.create(p.Queue, c, s.observe(p.Now), p.Quota.QueuesPerProject)
 	return created, err
 }
 
@@ -255,6 +269,9 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 	if q != nil {
 		delete(s.queues, p.Queue)
 		s.byName.Delete(q)
+		if s.perProject[p.Queue.Project]--; s.perProject[p.Queue.Project] == 0 {
+			delete(s.perProject, p.Queue.Project)
+		}
 	}
 	s.mu.Unlock()
 	if q != nil {

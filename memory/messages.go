@@ -43,7 +43,7 @@ func (s *Store) PostMessages(ctx context.Context, p store.PostParams) ([]store.I
 			return nil, err
 		}
 		if q == nil {
-			if q, _, err = s.create(p.Queue, emptyConf, now); err != nil {
+			if q, _, err = s.create(p.Queue, emptyConf, now, p.Quota.QueuesPerProject); err != nil {
 				return nil, err
 			}
 		}

@@ -25,6 +25,10 @@ type outbox struct {
 	subExp *btree.BTreeG[timed] // every subscription by expires (B1)
 	dels   map[key]*delivery
 	due    *btree.BTreeG[timed] // pending deliveries by next attempt
+	// dueBy holds due's entries again per project, and dueProjects the
+	// projects that have some, for the fair lease (L3).
+	dueBy       map[string]*btree.BTreeG[timed]
+	dueProjects *btree.BTreeG[string]
 }
 
 // timed is an index entry: a time, then an ID.
@@ -41,6 +45,9 @@ func newOutbox() *outbox {
 		subExp: btree.NewG(degree, lessTimed),
 		dels:   make(map[key]*delivery),
 		due:    btree.NewG(degree, lessTimed),
+
+		dueBy:       make(map[string]*btree.BTreeG[timed]),
+		dueProjects: btree.NewG(degree, func(a, b string) bool { return a < b }),
 	}
 }
 
@@ -170,7 +177,34 @@ func (s *Store) fanOut(q *queue, now int64, ms []*message, first []int, confirme
 				ttl: m.expires - m.created, next: now, created: now}
 			out.dels[d.k] = d
 			sb.dels[d.k] = d
-			out.due.ReplaceOrInsert(timed{now, d.k})
+			out.addDue(d)
+		}
+	}
+}
+
+// addDue indexes pending delivery d as due at d.next.
+func (out *outbox) addDue(d *delivery) {
+	t := timed{d.next, d.k}
+	out.due.ReplaceOrInsert(t)
+	p := d.s.q.ref.Project
+	b := out.dueBy[p]
+	if b == nil {
+		b = btree.NewG(degree, lessTimed)
+		out.dueBy[p] = b
+		out.dueProjects.ReplaceOrInsert(p)
+	}
+	b.ReplaceOrInsert(t)
+}
+
+// delDue takes pending delivery d out of the due indexes.
+func (out *outbox) delDue(d *delivery) {
+	t := timed{d.next, d.k}
+	out.due.Delete(t)
+	p := d.s.q.ref.Project
+	if b := out.dueBy[p]; b != nil {
+		if b.Delete(t); b.Len() == 0 {
+			delete(out.dueBy, p)
+			out.dueProjects.Delete(p)
 		}
 	}
 }
@@ -184,7 +218,7 @@ func (out *outbox) dropDelivery(d *delivery) {
 		d.s.failed.Delete(d)
 		return
 	}
-	out.due.Delete(timed{d.next, d.k})
+	out.delDue(d)
 }
 
 // outboxAt returns the outbox with subMu held and the store's time, or
@@ -241,36 +275,71 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p store.LeaseDeliveriesPara
 	until := now + int64(p.Lease)
 	var res []store.Delivery
 	skipped := 0
-	for len(res) < p.Limit && skipped < maxSkipped {
-		it, ok := out.due.Min()
-		if !ok || it.t > now {
-			break
-		}
+	// take leases the due delivery it names, or drops or fails it, and
+	// reports whether it is handed out.
+	take := func(it timed) bool {
 		d := out.dels[it.k]
 		if !d.s.live(now) {
 			out.dropDelivery(d)
 			skipped++
-			continue
+			return false
 		}
 		r, err := d.record()
-		out.due.DeleteMin()
+		out.delDue(d)
 		if err != nil { // a bad body is never sent (M11), nor does it block the rest
 			d.attempts++
 			d.lastErr = err.Error()
 			out.fail(d, now)
 			skipped++
-			continue
+			return false
 		}
 		d.next = until
-		out.due.ReplaceOrInsert(timed{until, d.k})
+		out.addDue(d)
 		r.NextAttempt = toTime(until)
 		res = append(res, r)
+		return true
+	}
+	if p.PerProject > 0 {
+		for _, proj := range out.projectsFrom(p.From) {
+			if len(res) >= p.Limit || skipped >= maxSkipped {
+				break
+			}
+			for n := 0; n < p.PerProject && len(res) < p.Limit && skipped < maxSkipped; {
+				b := out.dueBy[proj]
+				if b == nil {
+					break
+				}
+				it, ok := b.Min()
+				if !ok || it.t > now {
+					break
+				}
+				if take(it) {
+					n++
+				}
+			}
+		}
+	}
+	for p.PerProject == 0 && len(res) < p.Limit && skipped < maxSkipped {
+		it, ok := out.due.Min()
+		if !ok || it.t > now {
+			break
+		}
+		take(it)
 	}
 	var next time.Time
 	if it, ok := out.due.Min(); ok {
 		next = toTime(it.t)
 	}
 	return res, next, nil
+}
+
+// projectsFrom returns the projects with pending deliveries in turn order:
+// name order from the first at or after from, then those before it.
+func (out *outbox) projectsFrom(from string) []string {
+	ps := make([]string, 0, out.dueProjects.Len())
+	out.dueProjects.AscendGreaterOrEqual(from, func(p string) bool { ps = append(ps, p); return true })
+	out.dueProjects.AscendLessThan(from, func(p string) bool { ps = append(ps, p); return true })
+	return ps
 }
 
 // SettleDelivery records how an attempt ended: Delivered removes the
@@ -302,12 +371,12 @@ func (s *Store) SettleDelivery(ctx context.Context, p store.SettleDeliveryParams
 		d.s.qs.failed.Delete(d)
 		d.s.failed.Delete(d)
 	} else {
-		out.due.Delete(timed{d.next, d.k})
+		out.delDue(d)
 	}
 	if p.Outcome == store.Retry {
 		d.failed = false
 		d.next = store.Nanos(p.RetryAt)
-		out.due.ReplaceOrInsert(timed{d.next, d.k})
+		out.addDue(d)
 		return nil
 	}
 	out.fail(d, now)
@@ -394,7 +463,7 @@ func (s *Store) RetryFailedDeliveries(ctx context.Context, p store.RetryFailedDe
 		d.s.qs.failed.Delete(d)
 		d.s.failed.Delete(d)
 		d.failed, d.attempts, d.next = false, 0, now
-		out.due.ReplaceOrInsert(timed{now, d.k})
+		out.addDue(d)
 		n++
 	}
 	return n, nil

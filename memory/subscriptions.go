@@ -33,7 +33,7 @@ func (s *Store) CreateSubscription(ctx context.Context, p store.CreateSubscripti
 		return store.Subscription{}, false, err
 	}
 	for {
-		q, _, err := s.create(p.Queue, emptyConf, now)
+		q, _, err := s.create(p.Queue, emptyConf, now, p.Quota.QueuesPerProject)
 		if err != nil {
 			return store.Subscription{}, false, err
 		}
@@ -61,6 +61,9 @@ func (s *Store) addSub(q *queue, p *store.CreateSubscriptionParams, opts []byte,
 	}
 	if old := q.subs.byName[p.Subscriber]; old != nil && old.live(now) {
 		return old.record(), false, nil
+	}
+	if !store.Admits(q.nsubs, p.Quota.SubscriptionsPerQueue) {
+		return store.Subscription{}, false, store.SubscriptionCapErr(q.ref, q.nsubs, p.Quota.SubscriptionsPerQueue)
 	}
 	s.idMu.Lock()
 	id := s.ids.Next(time.Unix(0, now))

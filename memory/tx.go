@@ -71,7 +71,7 @@ func (s *Store) Transact(ctx context.Context, p store.TxParams) ([][]store.ID, e
 			continue
 		}
 		o.post = store.PostParams{Queue: o.Queue, Messages: o.Post, ClientID: o.ClientID,
-			DefaultTTL: p.DefaultTTL, DedupWindow: p.DedupWindow, ConfirmedOnly: p.ConfirmedOnly, Now: p.Now}
+			DefaultTTL: p.DefaultTTL, DedupWindow: p.DedupWindow, ConfirmedOnly: p.ConfirmedOnly, Quota: p.Quota, Now: p.Now}
 		o.ms = make([]*message, len(o.Post))
 		var err error
 		if o.size, o.dedup, err = preparePost(&o.post, o.ms); err != nil {
@@ -88,7 +88,7 @@ func (s *Store) Transact(ctx context.Context, p store.TxParams) ([][]store.ID, e
 			unlockTx(order)
 			return nil, err
 		}
-		switch ok, err := s.addFresh(order); {
+		switch ok, err := s.addFresh(order, p.Quota.QueuesPerProject); {
 		case err != nil:
 			unlockTx(order)
 			return nil, err
@@ -220,8 +220,10 @@ func checkTx(ops []txOp, qs map[store.QueueRef]*txQueue, track bool) error {
 }
 
 // addFresh puts the queues a transaction made into the directory, locked.
-// It reports false, adding none, if another call made one of them first.
-func (s *Store) addFresh(order []*txQueue) (bool, error) {
+// It reports false, adding none, if another call made one of them first,
+// and gives ErrTooMany, adding none, if they would take a project past
+// limit (0: none).
+func (s *Store) addFresh(order []*txQueue, limit int) (bool, error) {
 	if !slices.ContainsFunc(order, func(t *txQueue) bool { return t.fresh }) {
 		return true, nil
 	}
@@ -230,15 +232,25 @@ func (s *Store) addFresh(order []*txQueue) (bool, error) {
 	if s.closed {
 		return false, errClosed()
 	}
+	var fresh map[string]int
 	for _, t := range order {
-		if t.fresh && s.queues[t.q.ref] != nil {
+		if !t.fresh {
+			continue
+		}
+		if s.queues[t.q.ref] != nil {
 			return false, nil
 		}
+		if fresh == nil {
+			fresh = make(map[string]int)
+		}
+		if n := s.perProject[t.q.ref.Project] + fresh[t.q.ref.Project]; !store.Admits(n, limit) {
+			return false, store.QueueCapErr(t.q.ref, n, limit)
+		}
+		fresh[t.q.ref.Project]++
 	}
 	for _, t := range order {
 		if t.fresh {
-			s.queues[t.q.ref] = t.q
-			s.byName.ReplaceOrInsert(t.q)
+			s.add(t.q)
 		}
 	}
 	return true, nil

@@ -79,6 +79,13 @@ var (
 	// ErrCrossPool reports an operation that needs two queues on one pool
 	// (P5).
 	ErrCrossPool = &kind{text: "herald: queues are on different pools"}
+	// ErrTooMany reports a creation refused because its project or queue
+	// already holds as many queues or subscriptions as the limits allow
+	// (L1, L2; see Quota). It is not an ErrInvalid: the same call is valid
+	// and succeeds once something is deleted, so a caller that treats
+	// ErrInvalid as a bug in its own input must not treat this one so.
+	// The call changed nothing. HTTP 400, as Zaqar answers refusals.
+	ErrTooMany = &kind{text: "herald: too many"}
 	// ErrNoPool reports a new queue that no pool may take (P2): its
 	// flavor's pools, or all pools, have weight 0 or are gone. Zaqar
 	// answers 503 here.

@@ -16,7 +16,11 @@ type CreateQueueParams struct {
 	Queue QueueRef
 	// Metadata is a JSON object; nil means {}.
 	Metadata json.RawMessage
-	Now      time.Time
+	// Quota bounds the project's queues (L1): creating one more past
+	// QueuesPerProject gives ErrTooMany. An existing queue is found, not
+	// created, and never refused.
+	Quota Quota
+	Now   time.Time
 }
 
 // GetQueueParams are the arguments of Store.GetQueue.
@@ -108,7 +112,10 @@ type PostParams struct {
 	// ConfirmedOnly limits the deliveries a Subscriber store records to
 	// confirmed subscriptions (S5).
 	ConfirmedOnly bool
-	Now           time.Time
+	// Quota bounds the project's queues when the post creates its queue
+	// (Q2, L1): ErrTooMany, and nothing is stored.
+	Quota Quota
+	Now   time.Time
 }
 
 // ListMessagesParams are the arguments of Store.ListMessages.

@@ -21,6 +21,13 @@ import "context"
 // and calls that would find nothing to do included. (Bad input with a done
 // ctx may report either error.) A ctx that ends during a call may or may
 // not stop it: a write that returns nil is done.
+//
+// Limits (L1, L2): a call that would create a queue or a subscription
+// gets the caller's Quota in its params and checks it inside its own
+// transaction or critical section, against counts the store keeps as it
+// creates and deletes (see Quota), so two creations racing for the last
+// slot cannot both pass and no check scans what is stored. A refusal is
+// ErrTooMany and changes nothing.
 type Store interface {
 	QueueStore
 	MessageStore

@@ -105,6 +105,9 @@ func (p *LeaseDeliveriesParams) Check() error {
 	if p.Lease <= 0 {
 		return Errorf(ErrInvalidTTL, "delivery lease %v: must be more than zero", p.Lease)
 	}
+	if p.PerProject < 0 {
+		return Errorf(ErrInvalidLimit, "lease per project %d: negative", p.PerProject)
+	}
 	return nil
 }
 

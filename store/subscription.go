@@ -116,7 +116,11 @@ type CreateSubscriptionParams struct {
 	// Confirmed sets the new subscription's confirmed flag (S5: false
 	// when confirmation is required).
 	Confirmed bool
-	Now       time.Time
+	// Quota bounds the queue's subscriptions (L2) and, when the call
+	// creates the queue (Q2), the project's queues (L1): ErrTooMany, and
+	// nothing changes.
+	Quota Quota
+	Now   time.Time
 }
 
 // GetSubscriptionParams are the arguments of GetSubscription.
@@ -160,7 +164,18 @@ type LeaseDeliveriesParams struct {
 	Limit int
 	// Lease is more than zero.
 	Lease time.Duration
-	Now   time.Time
+	// PerProject, when more than zero, makes the lease fair across
+	// projects (L3): the store takes each project's due deliveries, oldest
+	// first, at most PerProject of them, one project after another in name
+	// order starting at the first project at or after From and wrapping
+	// around, until it has Limit. So one project's backlog, however old,
+	// never hides another project's due deliveries. Stores keep a due
+	// index per project for it: the cost follows the projects with
+	// deliveries pending and the deliveries taken, not the backlog. Zero
+	// takes the oldest due first across every project, and ignores From.
+	PerProject int
+	From       string
+	Now        time.Time
 }
 
 // Outcome is how a delivery attempt ended.

@@ -34,8 +34,10 @@ type TxParams struct {
 	// DefaultTTL and DedupWindow apply to every post as in PostParams.
 	DefaultTTL  time.Duration
 	DedupWindow time.Duration
-	// ConfirmedOnly is as in PostParams.
+	// ConfirmedOnly and Quota are as in PostParams: a post that would
+	// create one queue too many fails the transaction whole.
 	ConfirmedOnly bool
+	Quota         Quota
 	Now           time.Time
 }
 

@@ -37,9 +37,17 @@ type config struct {
 	maxMetadata       int
 	maxPerPage        int
 	maxMessageTTL     time.Duration
-	shutdownTimeout   time.Duration
-	logFormat         string
-	accessLog         bool
+	// maxQueues and maxSubscriptions are herald.Limits'
+	// MaxQueuesPerProject and MaxSubscriptionsPerQueue (0: the default).
+	maxQueues        int
+	maxSubscriptions int
+	shutdownTimeout  time.Duration
+	// maxConns caps open client connections; idleTimeout closes a
+	// keep-alive connection idle that long.
+	maxConns    int
+	idleTimeout time.Duration
+	logFormat   string
+	accessLog   bool
 }
 
 // parseConfig reads flags, with defaults from HERALD_ variables.
@@ -64,7 +72,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.maxMetadata, "max-queue-metadata", 64<<10, "largest queue metadata (and other small bodies) in bytes")
 	fs.IntVar(&c.maxPerPage, "max-per-page", 20, "largest page, id list, claim or pop")
 	fs.DurationVar(&c.maxMessageTTL, "max-message-ttl", 14*24*time.Hour, "longest message TTL")
+	fs.IntVar(&c.maxQueues, "max-queues-per-project", 10_000, "most queues one project may have (0: herald's default)")
+	fs.IntVar(&c.maxSubscriptions, "max-subscriptions-per-queue", 100, "most subscriptions one queue may have (0: herald's default)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long requests in flight may run on after SIGTERM")
+	fs.IntVar(&c.maxConns, "max-conns", 0, "most client connections open at once; at the cap idle keep-alive connections are closed first and new clients wait for a slot (0: 1,024, or half the open-file limit if lower)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "close a keep-alive connection idle this long")
 	fs.StringVar(&c.logFormat, "log-format", "text", `"text" or "json"`)
 	fs.BoolVar(&c.accessLog, "access-log", true, "log every request")
 
@@ -99,6 +111,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.maxPostSize <= 0 || c.maxMetadata <= 0 || c.maxPerPage <= 0 || c.maxMessageTTL <= 0 {
 		return nil, errors.New("limits must be positive")
+	}
+	if c.maxQueues < 0 || c.maxSubscriptions < 0 {
+		return nil, errors.New("--max-queues-per-project and --max-subscriptions-per-queue must not be negative")
+	}
+	if c.idleTimeout <= 0 {
+		return nil, fmt.Errorf("--idle-timeout %v: want more than 0", c.idleTimeout)
+	}
+	if c.maxConns == 0 {
+		c.maxConns = defaultMaxConns(fdLimit())
+	}
+	if err := checkMaxConns(c.maxConns, fdLimit()); err != nil {
+		return nil, err
 	}
 	for s := range strings.SplitSeq(c.memorySchemes, ",") {
 		if s = strings.TrimSpace(s); s != "" {

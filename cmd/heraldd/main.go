@@ -34,6 +34,17 @@
 // address is refused at subscribe time (400), a host name when it is
 // dialled.
 //
+// One tenant cannot take the server from the others: a project may have
+// --max-queues-per-project queues (default 10,000) and a queue
+// --max-subscriptions-per-queue subscriptions (default 100); past them
+// creating one more answers 400 (L1, L2). heraldd keeps at most
+// --max-conns client connections open (default 1,024, or half the
+// open-file limit if lower; refused above the limit less 64): at the cap
+// it closes the connection idle longest for each new client, and a new
+// client finds every connection busy only while every one is mid-request,
+// then waits in the accept queue for the first to finish. Idle keep-alive
+// connections close after --idle-timeout (default 30 s).
+//
 // SIGTERM or SIGINT stops heraldd gracefully: it stops accepting
 // connections, lets requests in flight finish (up to --shutdown-timeout),
 // then closes the store. Access logs go to stderr through log/slog, a line

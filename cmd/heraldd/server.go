@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	limits := herald.Limits{
 		MaxPostSize: c.maxPostSize, MaxMessageSize: c.maxPostSize, MaxMetadataSize: c.maxMetadata,
-		MaxMessageTTL: c.maxMessageTTL,
+		MaxMessageTTL:       c.maxMessageTTL,
+		MaxQueuesPerProject: c.maxQueues, MaxSubscriptionsPerQueue: c.maxSubscriptions,
 	}
 	hopts := herald.Options{
 		Store: st, Limits: limits, Logger: log,
@@ -99,14 +100,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if testWrap != nil {
 		h = testWrap(h)
 	}
+	conns := newConnGuard(c.maxConns)
+	ln = conns.listen(ln)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // a body dripped slower than that holds nothing for long
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       c.idleTimeout,
+		ConnState:         conns.connState,
 		ErrorLog:          slog.NewLogLogger(lh, slog.LevelWarn),
 	}
-	log.Info("heraldd listening", "addr", ln.Addr().String(), "data", c.data, "auth", c.auth, "pools", c.pools)
+	log.Info("heraldd listening", "addr", ln.Addr().String(), "data", c.data, "auth", c.auth, "pools", c.pools, "max_conns", c.maxConns)
 	if listening != nil {
 		listening(ln.Addr())
 	}

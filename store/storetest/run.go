@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(tb testing.TB) store.Store, opts Options) {
 		damageTests,
 		txTests,
 		subscriptionTests,
+		limitTests,
 		catalogTests,
 		sweepTests,
 		durabilityTests,

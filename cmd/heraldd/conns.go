@@ -1,0 +1,124 @@
+package main
+
+import (
+	"container/list"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+
+	"golang.org/x/net/netutil"
+)
+
+// connsReserve is how many file descriptors --max-conns leaves to the rest
+// of heraldd: the store's files, outgoing webhook and SMTP connections (at
+// most NotifyOptions.Concurrency at once), the log.
+const connsReserve = 64
+
+// defaultMaxConns is --max-conns when it is 0: 1,024, or half the open-file
+// limit when that is lower (0 when the limit is unknown).
+func defaultMaxConns(fdLimit uint64) int {
+	if fdLimit > 0 && fdLimit/2 < 1024 {
+		return max(int(fdLimit/2), 1)
+	}
+	return 1024
+}
+
+// checkMaxConns refuses a cap that would let client connections take the
+// file descriptors heraldd needs itself: that is how ~1,000 idle
+// connections locked every new client out.
+func checkMaxConns(n int, fdLimit uint64) error {
+	if n < 1 {
+		return fmt.Errorf("--max-conns %d: want at least 1", n)
+	}
+	if fdLimit > 0 && uint64(n)+connsReserve > fdLimit {
+		return fmt.Errorf("--max-conns %d: the open-file limit is %d and heraldd keeps %d for itself; lower --max-conns or raise the limit (ulimit -n)", n, fdLimit, connsReserve)
+	}
+	return nil
+}
+
+// connGuard caps the connections an http.Server holds open and keeps idle
+// keep-alive connections from locking new clients out. The cap itself is
+// netutil.LimitListener: at the cap, Accept waits for a connection to
+// close, so a new client waits in the kernel's accept queue instead of
+// costing a file descriptor. But http.Server never closes an idle
+// connection for a waiting client, only at IdleTimeout, so a full set of
+// idle ones would hold everyone else out for that long. connGuard, hooked
+// to Server.ConnState, closes them instead: once the cap is reached it
+// closes the connection idle longest, and a connection that turns idle
+// while the cap is reached is closed at once (keep-alive is off while
+// full). So a slot is free for the next client whenever any connection is
+// idle, and while all of them are busy the next client waits only for one
+// request to finish.
+type connGuard struct {
+	max int
+
+	mu    sync.Mutex
+	conns map[net.Conn]*list.Element // open connections; the value's element is in idle when idle
+	idle  *list.List                 // of net.Conn, longest idle first
+	// peak is the most connections ever open at once, for tests.
+	peak int
+}
+
+func newConnGuard(max int) *connGuard {
+	return &connGuard{max: max, conns: make(map[net.Conn]*list.Element), idle: list.New()}
+}
+
+// listen returns ln capped at g.max open connections.
+func (g *connGuard) listen(ln net.Listener) net.Listener { return netutil.LimitListener(ln, g.max) }
+
+// connState is the Server.ConnState hook.
+func (g *connGuard) connState(c net.Conn, s http.ConnState) {
+	var closing net.Conn
+	g.mu.Lock()
+	switch s {
+	case http.StateNew:
+		g.conns[c] = nil
+		g.peak = max(g.peak, len(g.conns))
+		if len(g.conns) >= g.max {
+			closing = g.evictLocked()
+		}
+	case http.StateIdle:
+		if _, ok := g.conns[c]; !ok {
+			break
+		}
+		if len(g.conns) >= g.max {
+			g.dropLocked(c)
+			closing = c
+			break
+		}
+		g.conns[c] = g.idle.PushBack(c)
+	case http.StateActive:
+		if e := g.conns[c]; e != nil {
+			g.idle.Remove(e)
+			g.conns[c] = nil
+		}
+	case http.StateClosed, http.StateHijacked:
+		g.dropLocked(c)
+	}
+	g.mu.Unlock()
+	if closing != nil {
+		// Closing releases its LimitListener slot; the server's goroutine
+		// for it then ends on the read error (StateClosed, ignored).
+		_ = closing.Close()
+	}
+}
+
+// evictLocked forgets the connection idle longest and returns it to be
+// closed, or nil if none is idle.
+func (g *connGuard) evictLocked() net.Conn {
+	e := g.idle.Front()
+	if e == nil {
+		return nil
+	}
+	c := e.Value.(net.Conn)
+	g.dropLocked(c)
+	return c
+}
+
+func (g *connGuard) dropLocked(c net.Conn) {
+	if e := g.conns[c]; e != nil {
+		g.idle.Remove(e)
+	}
+	delete(g.conns, c)
+}
