@@ -186,8 +186,17 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 			from.tell(p.Delete)
 		}
 		got := len(c.Messages) > 0
-		if !got || held.n >= 0 {
+		switch {
+		case !got, held.n == 0:
 			held = wake{} // served; a relay goes on only past a claim that got some
+		case held.n > 0 && len(c.Messages) < held.n:
+			// Fewer than the wake was for: the rest may be delayed (a
+			// post's delay, learned only by a claim that finds nothing,
+			// NextReady) or taken by others. Hand on a relay, so that
+			// someone finds nothing and the scheduler learns the deadline.
+			held = relay
+		case held.n > 0:
+			held = wake{} // its share taken
 		}
 		if got {
 			return c, nil
