@@ -238,7 +238,9 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams, log *sl
 	}
 	if r.DeadLettered > 0 {
 		if q.s.router.single == nil {
-			q.s.adoptDeadLetters(ctx, q.ref, e, r.DeadLetterQueue)
+			// The move is committed: record the queue's pool even if
+			// the caller gave up meanwhile.
+			q.s.adoptDeadLetters(context.WithoutCancel(ctx), q.ref, e, r.DeadLetterQueue)
 		}
 		q.s.waiters.wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue}, r.DeadLettered)
 		q.logDeadLetters(log, &r)
