@@ -186,8 +186,17 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 			from.tell(p.Delete)
 		}
 		got := len(c.Messages) > 0
-		if !got || held.n >= 0 {
+		switch {
+		case !got, held.n == 0:
 			held = wake{} // served; a relay goes on only past a claim that got some
+		case held.n > 0 && len(c.Messages) < held.n:
+			// Fewer than the wake was for: the rest may be delayed (a
+			// post's delay, learned only by a claim that finds nothing,
+			// NextReady) or taken by others. Hand on a relay, so that
+			// someone finds nothing and the scheduler learns the deadline.
+			held = relay
+		case held.n > 0:
+			held = wake{} // its share taken
 		}
 		if got {
 			return c, nil
@@ -229,7 +238,9 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams, log *sl
 	}
 	if r.DeadLettered > 0 {
 		if q.s.router.single == nil {
-			q.s.adoptDeadLetters(ctx, q.ref, e, r.DeadLetterQueue)
+			// The move is committed: record the queue's pool even if
+			// the caller gave up meanwhile.
+			q.s.adoptDeadLetters(context.WithoutCancel(ctx), q.ref, e, r.DeadLetterQueue)
 		}
 		q.s.waiters.wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue}, r.DeadLettered)
 		q.logDeadLetters(log, &r)

@@ -9,7 +9,9 @@ import (
 
 // unplaced answers for a queue the catalog places on no pool: a queue that
 // does not exist. Reads find nothing, deletes and purges delete nothing,
-// and claims claim nothing, as any store answers for a missing queue, so
+// settles under a claim fail with ErrMessageGone (M8, C3: a missing queue
+// holds nothing), and claims claim nothing, as any store answers for a
+// missing queue, so
 // an unplaced queue needs no store round trip and no pool. Creating calls
 // never reach it: they place the queue first.
 type unplaced struct{}
@@ -62,13 +64,21 @@ func (unplaced) GetMessages(context.Context, store.GetMessagesParams) ([]store.M
 	return nil, nil
 }
 
-func (unplaced) DeleteMessages(context.Context, store.DeleteMessagesParams) error { return nil }
+func (unplaced) DeleteMessages(_ context.Context, p store.DeleteMessagesParams) error {
+	if !p.Claim.IsZero() && len(p.IDs) > 0 {
+		return store.Gone(p.IDs[0], p.Claim)
+	}
+	return nil
+}
 
 func (unplaced) PopMessages(context.Context, store.PopParams) ([]store.Message, error) {
 	return nil, nil
 }
 
-func (unplaced) CreateClaim(context.Context, store.CreateClaimParams) (store.ClaimResult, error) {
+func (unplaced) CreateClaim(_ context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
+	if len(p.Delete) > 0 {
+		return store.ClaimResult{}, store.Gone(p.Delete[0], p.DeleteClaim)
+	}
 	return store.ClaimResult{}, nil
 }
 
@@ -89,11 +99,15 @@ func (unplaced) Sweep(context.Context, store.SweepParams) (store.SweepResult, er
 func (unplaced) Close() error { return nil }
 
 // Transact runs a transaction of deletes only, all on queues placed
-// nowhere: they delete nothing (Service.Tx places the queues of posts).
+// nowhere: they delete nothing (Service.Tx places the queues of posts),
+// and a settle under a claim fails it (M8).
 func (unplaced) Transact(_ context.Context, p store.TxParams) ([][]store.ID, error) {
 	for i, op := range p.Ops {
 		if len(op.Post) > 0 {
 			return nil, store.OpError(i, store.Errorf(ErrInvalid, "queue %q in project %q: post through an unplaced queue", op.Queue.Name, op.Queue.Project))
+		}
+		if !op.Claim.IsZero() && len(op.Delete) > 0 {
+			return nil, store.OpError(i, store.Gone(op.Delete[0], op.Claim))
 		}
 	}
 	return make([][]store.ID, len(p.Ops)), nil

@@ -37,7 +37,11 @@ import (
 // Why a served count token needs no hand-on: a claimer woken for n with
 // limit L either takes L messages, its whole share, or finds fewer than L
 // claimable and takes them all, leaving none at that instant; a later
-// change wakes someone itself.
+// change wakes someone itself. Except a delay ending: a post's delayed
+// messages are counted in its wake, and their deadline reaches the
+// scheduler only through a claim that finds nothing (NextReady). So a
+// claimer that takes less than its token's count hands on a relay
+// instead, which runs until a claim finds nothing.
 type waiters struct {
 	count atomic.Int64 // claimers blocked anywhere: skips the lock when 0
 	mu    sync.Mutex
