@@ -20,8 +20,12 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// schemaVersion is the layout this package writes and reads.
-const schemaVersion = 1
+// schemaVersion is the layout this package writes and reads. Schema 2
+// lets a queue that never held a message go without its nested buckets
+// (they come with its first post), which a herald of schema 1 would take
+// for damage; a schema 1 file is a valid schema 2 file and is upgraded in
+// place on open.
+const schemaVersion = 2
 
 // Bucket and key names. The layout is described in doc.go.
 var (
@@ -30,6 +34,9 @@ var (
 	keySchema = []byte("schema")
 	keyLastID = []byte("lastid")
 	keyNow    = []byte("now")
+	// bkVoid, inside "herald", is always empty: a queue without nested
+	// buckets reads through it (see openBuckets).
+	bkVoid = []byte("void")
 )
 
 // Options configure Open. The zero value (or a nil *Options) is the
@@ -234,6 +241,13 @@ func (s *Store) init(path string) (err error) {
 			return store.Errorf(store.ErrCorrupt, "%s: schema version %d is newer than this herald supports (%d)", path, v, schemaVersion)
 		case v < 1:
 			return store.Errorf(store.ErrCorrupt, "%s: bad schema version %d", path, v)
+		case v < schemaVersion:
+			if err := h.Put(keySchema, int64Bytes(schemaVersion)); err != nil {
+				return err
+			}
+		}
+		if _, err := h.CreateBucketIfNotExists(bkVoid); err != nil {
+			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bkQueues); err != nil {
 			return err
