@@ -51,6 +51,11 @@ type Options struct {
 	// MaxSize is the size in bytes the file may grow to; a write that would
 	// grow it further fails. Zero means no limit.
 	MaxSize int
+
+	// syncFreelist writes bbolt's freelist with every commit, as herald
+	// did before issue 14 (see freelist.go); only BenchmarkWornFile sets
+	// it, for its before figures.
+	syncFreelist bool
 }
 
 // Store is a store.Store kept in one bbolt file. Create it with Open.
@@ -173,9 +178,15 @@ func open(path string, o Options) (s *Store, err error) {
 // sentinels.
 func openDB(path string, o Options) (db *bbolt.DB, err error) {
 	bo := &bbolt.Options{
-		Timeout:      o.Timeout,
-		FreelistType: bbolt.FreelistMapType,
-		MaxSize:      o.MaxSize,
+		Timeout:        o.Timeout,
+		FreelistType:   bbolt.FreelistMapType,
+		MaxSize:        o.MaxSize,
+		NoFreelistSync: !o.syncFreelist, // see freelist.go
+	}
+	if bo.NoFreelistSync && needsWalk(path) {
+		if err := prewalk(path, o); err != nil {
+			return nil, err
+		}
 	}
 	func() {
 		defer faultsPanic()()
@@ -282,7 +293,8 @@ const minTime = -1 << 63
 // transactions. A Compact in progress finishes first too. After a call hit
 // damaged data (ErrCorrupt from a fault) Close returns ErrCorrupt and leaves
 // the file descriptor and its lock to the process rather than wait on
-// bbolt's locks, which the fault may have left held.
+// bbolt's locks, which the fault may have left held. Close commits once,
+// writing bbolt's freelist, so that the next Open need not rebuild it.
 func (s *Store) Close() error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -300,6 +312,7 @@ func (s *Store) Close() error {
 		return store.Errorf(store.ErrCorrupt, "close %s: damaged data was hit; the file stays open until the process exits", s.path)
 	}
 	s.saveClock()
+	s.syncFreelistOnClose()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("herald: close %s: %w", s.path, err)
 	}

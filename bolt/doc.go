@@ -52,7 +52,10 @@
 //
 // bbolt reuses the pages deletes free but never returns them to the file
 // system; Compact (store.Compacter) rewrites the file to its live size, for
-// after a large backlog drains. Verify checks the whole file: bbolt's page
+// after a large backlog drains. Until then the free pages cost nothing per
+// commit: bbolt's freelist is written once at Close, not with every commit,
+// and rebuilt by a walk of the file when a crash left it unwritten (see
+// freelist.go). Verify checks the whole file: bbolt's page
 // check and every index against the records.
 //
 // Store implements store.Subscriber (S1, S2): top-level buckets "outbox.*"
