@@ -238,3 +238,41 @@ func envInt(tb testing.TB, name string, def int) int {
 	}
 	return v
 }
+
+// BenchmarkOpen times Open of a file with a backlog, closed cleanly
+// (bbolt's freelist written at Close: read, not rebuilt) and as a crash
+// leaves it (freelist unwritten: Open reads every page twice, once to turn
+// damage into ErrCorrupt and once in bbolt's rebuild; see freelist.go).
+// HERALD_BENCH_OPEN sets the backlog (default 20,000 × 256 B).
+func BenchmarkOpen(b *testing.B) {
+	n := envInt(b, "HERALD_BENCH_OPEN", 20_000)
+	dir := b.TempDir()
+	s, err := Open(filepath.Join(dir, "live.db"), nil)
+	require.NoError(b, err)
+	postN(b, s, store.QueueRef{Name: "backlog"}, time.Now(), n, 1000, benchBody)
+	crashed, err := os.ReadFile(s.Path())
+	require.NoError(b, err)
+	require.NoError(b, s.Close())
+	closed, err := os.ReadFile(s.Path())
+	require.NoError(b, err)
+	b.Logf("%d messages: file %d MiB", n, len(closed)>>20)
+	for _, c := range []struct {
+		name string
+		file []byte
+	}{{"closed", closed}, {"crashed", crashed}} {
+		b.Run(c.name, func(b *testing.B) {
+			path := filepath.Join(dir, c.name+".db")
+			for b.Loop() {
+				b.StopTimer()
+				require.NoError(b, writeSynced(path, c.file))
+				b.StartTimer()
+				s, err := Open(path, nil)
+				require.NoError(b, err)
+				b.StopTimer()
+				require.NoError(b, s.Close())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/open")
+		})
+	}
+}
