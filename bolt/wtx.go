@@ -21,7 +21,8 @@ type wtx struct {
 	open   map[string]*wq
 	// ob is the outbox, once an op opened it (outbox.go).
 	ob *obuckets
-	// void is the store's empty bucket, once a lazy queue was opened.
+	// void is the store's empty bucket, once a queue was opened; finish
+	// checks that it is still empty.
 	void *bbolt.Bucket
 	// dueLeft is how many more due items the transaction may apply, and
 	// applied how many it has (B1, catchup.go).
@@ -148,7 +149,7 @@ func (w *wtx) create(ref store.QueueRef, meta json.RawMessage, now int64) (*wq, 
 	if err := b.Put(keyCount, counts{}.encode()); err != nil {
 		return nil, false, err
 	}
-	// No nested buckets yet: the first post makes them (materialize). A
+	// No nested buckets yet: the first message's insert makes them. A
 	// bucket with nested buckets takes a page of its own, 4 KiB, while one
 	// with only these three keys is stored inline in its parent's page.
 	if q, err = w.openWQ(ref, b); err != nil {
