@@ -20,8 +20,12 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// schemaVersion is the layout this package writes and reads.
-const schemaVersion = 1
+// schemaVersion is the layout this package writes and reads. Schema 2
+// lets a queue that never held a message go without its nested buckets
+// (they come with its first post), which a herald of schema 1 would take
+// for damage; a schema 1 file is a valid schema 2 file and is upgraded in
+// place on open.
+const schemaVersion = 2
 
 // Bucket and key names. The layout is described in doc.go.
 var (
@@ -30,6 +34,9 @@ var (
 	keySchema = []byte("schema")
 	keyLastID = []byte("lastid")
 	keyNow    = []byte("now")
+	// bkVoid, inside "herald", is always empty: a queue without nested
+	// buckets reads through it (see openBuckets).
+	bkVoid = []byte("void")
 )
 
 // Options configure Open. The zero value (or a nil *Options) is the
@@ -44,6 +51,11 @@ type Options struct {
 	// MaxSize is the size in bytes the file may grow to; a write that would
 	// grow it further fails with store.ErrUnavailable. Zero means no limit.
 	MaxSize int
+
+	// syncFreelist writes bbolt's freelist with every commit, as herald
+	// did before issue 14 (see freelist.go); only BenchmarkWornFile sets
+	// it, for its before figures.
+	syncFreelist bool
 }
 
 // Store is a store.Store kept in one bbolt file. Create it with Open.
@@ -174,9 +186,15 @@ func open(path string, o Options) (s *Store, err error) {
 // sentinels.
 func openDB(path string, o Options) (db *bbolt.DB, err error) {
 	bo := &bbolt.Options{
-		Timeout:      o.Timeout,
-		FreelistType: bbolt.FreelistMapType,
-		MaxSize:      o.MaxSize,
+		Timeout:        o.Timeout,
+		FreelistType:   bbolt.FreelistMapType,
+		MaxSize:        o.MaxSize,
+		NoFreelistSync: !o.syncFreelist, // see freelist.go
+	}
+	if bo.NoFreelistSync && needsWalk(path) {
+		if err := prewalk(path, o); err != nil {
+			return nil, err
+		}
 	}
 	func() {
 		defer faultsPanic()()
@@ -245,6 +263,13 @@ func (s *Store) init(path string) (err error) {
 			return store.Errorf(store.ErrCorrupt, "%s: schema version %d is newer than this herald supports (%d)", path, v, schemaVersion)
 		case v < 1:
 			return store.Errorf(store.ErrCorrupt, "%s: bad schema version %d", path, v)
+		case v < schemaVersion:
+			if err := h.Put(keySchema, int64Bytes(schemaVersion)); err != nil {
+				return err
+			}
+		}
+		if _, err := h.CreateBucketIfNotExists(bkVoid); err != nil {
+			return err
 		}
 		if _, err := tx.CreateBucketIfNotExists(bkQueues); err != nil {
 			return err
@@ -286,7 +311,8 @@ const minTime = -1 << 63
 // transactions. A Compact in progress finishes first too. After a call hit
 // damaged data (ErrCorrupt from a fault) Close returns ErrCorrupt and leaves
 // the file descriptor and its lock to the process rather than wait on
-// bbolt's locks, which the fault may have left held.
+// bbolt's locks, which the fault may have left held. Close commits once,
+// writing bbolt's freelist, so that the next Open need not rebuild it.
 func (s *Store) Close() error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -304,6 +330,7 @@ func (s *Store) Close() error {
 		return store.Errorf(store.ErrCorrupt, "close %s: damaged data was hit; the file stays open until the process exits", s.path)
 	}
 	s.saveClock()
+	s.syncFreelistOnClose()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("herald: close %s: %w", s.path, err)
 	}

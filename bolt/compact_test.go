@@ -121,7 +121,7 @@ func TestCompactAfterDrain(t *testing.T) {
 	// The reopened database syncs like one from Open (D1).
 	require.False(t, s.DB().NoSync)
 	require.False(t, s.DB().NoGrowSync)
-	require.False(t, s.DB().NoFreelistSync)
+	require.True(t, s.DB().NoFreelistSync)
 
 	// The compacted file is the store across a restart.
 	s2 := reopenStore(t, s)

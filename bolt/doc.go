@@ -16,10 +16,11 @@
 // An op that fails is rolled back alone; the others commit without it.
 //
 // Layout: a bucket "herald" holds the schema version, the last ID issued
-// (so IDs keep increasing across restarts, M2) and the latest Now seen (so
-// time never goes backwards, even across restarts). A bucket "queues"
-// holds one bucket per queue, keyed project + "/" + name, with its
-// metadata, creation time and counters, and these nested buckets:
+// (so IDs keep increasing across restarts, M2), the latest Now seen (so
+// time never goes backwards, even across restarts) and "void", a bucket
+// that stays empty. A bucket "queues" holds one bucket per queue, keyed
+// project + "/" + name, with its metadata, creation time and counters,
+// and, from the queue's first message on, these nested buckets:
 //
 //	msgs       ID → message record (times, claim, count, CRC32C, client, body)
 //	ready      ID → free, visible messages: claims and pops take the first
@@ -30,6 +31,11 @@
 //	claimmsgs  claim ID ‖ message ID → the messages a claim holds
 //	dedup      dedup ID → message ID ‖ expires
 //	dedupexp   expires ‖ dedup ID
+//
+// A queue that never held a message has none of them (schema 2) and reads
+// through "void" instead: a bucket with nested buckets takes a 4 KiB page
+// of its own, one without is stored inline in its parent's page, so an
+// empty queue costs ~250 B rather than 4 KiB.
 //
 // Times are big-endian Unix nanoseconds, so every hot path is an index
 // seek: Post, Claim, Delete, Pop, Renew and Release cost O(log n) per
@@ -46,7 +52,10 @@
 //
 // bbolt reuses the pages deletes free but never returns them to the file
 // system; Compact (store.Compacter) rewrites the file to its live size, for
-// after a large backlog drains. Verify checks the whole file: bbolt's page
+// after a large backlog drains. Until then the free pages cost nothing per
+// commit: bbolt's freelist is written once at Close, not with every commit,
+// and rebuilt by a walk of the file when a crash left it unwritten (see
+// freelist.go). Verify checks the whole file: bbolt's page
 // check and every index against the records.
 //
 // Store implements store.Subscriber (S1, S2): top-level buckets "outbox.*"

@@ -32,13 +32,36 @@ func goodFile(t *testing.T, n int) string {
 	path := filepath.Join(t.TempDir(), "good.db")
 	s, err := bolt.Open(path, nil)
 	require.NoError(t, err)
+	postFile(t, s, n)
+	require.NoError(t, s.Close())
+	return path
+}
+
+func postFile(t *testing.T, s *bolt.Store, n int) {
+	t.Helper()
 	for i := range n {
 		_, err := s.PostMessages(context.Background(), store.PostParams{
 			Queue: fileQueue, Messages: []store.Draft{{Body: bytes.Repeat([]byte{byte(i)}, 200)}}, Now: time.Now(),
 		})
 		require.NoError(t, err)
 	}
+}
+
+// crashedFile is goodFile as a crash leaves it: copied while the store is
+// open, after its last commit, so that bbolt's freelist was never written
+// (the store does not write it with each commit) and Open must rebuild it
+// by walking the file.
+func crashedFile(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := bolt.Open(filepath.Join(dir, "live.db"), nil)
+	require.NoError(t, err)
+	postFile(t, s, n)
+	data, err := os.ReadFile(s.Path())
+	require.NoError(t, err)
 	require.NoError(t, s.Close())
+	path := filepath.Join(dir, "crashed.db")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
 	return path
 }
 
@@ -96,27 +119,33 @@ func TestDamagedFiles(t *testing.T) {
 			require.NoError(t, f.Close())
 		},
 	}
+	files := map[string]func(t *testing.T, n int) string{"closed": goodFile, "crashed": crashedFile}
 	for name, damage := range cases {
-		t.Run(name, func(t *testing.T) {
-			path := goodFile(t, 200)
-			damage(t, path)
-			s, err := openWithin(t, path)
-			if err != nil {
-				require.ErrorIs(t, err, store.ErrCorrupt)
-				require.Contains(t, err.Error(), path, "the error names the file")
-				return
-			}
-			// bbolt only finds damaged data pages when it reads them: every
-			// call must then fail cleanly, and Verify must say so.
-			defer s.Close()
-			ctx := context.Background()
-			_, err = s.ListMessages(ctx, store.ListMessagesParams{Queue: fileQueue, Limit: 1000, IncludeClaimed: true, IncludeDelayed: true, Now: time.Now()})
-			requireNilOrCorrupt(t, err)
-			_, err = s.CreateClaim(ctx, store.CreateClaimParams{Queue: fileQueue, TTL: time.Minute, Limit: 10, Now: time.Now()})
-			requireNilOrCorrupt(t, err)
-			require.ErrorIs(t, s.Verify(ctx), store.ErrCorrupt)
-		})
+		for kind, file := range files {
+			t.Run(kind+"/"+name, func(t *testing.T) { damagedFile(t, file(t, 200), damage) })
+		}
 	}
+}
+
+// damagedFile damages the store file at path and checks that Open gives
+// ErrCorrupt naming it, or a store whose calls fail cleanly.
+func damagedFile(t *testing.T, path string, damage func(t *testing.T, path string)) {
+	damage(t, path)
+	s, err := openWithin(t, path)
+	if err != nil {
+		require.ErrorIs(t, err, store.ErrCorrupt)
+		require.Contains(t, err.Error(), path, "the error names the file")
+		return
+	}
+	// bbolt only finds damaged data pages when it reads them: every
+	// call must then fail cleanly, and Verify must say so.
+	defer s.Close()
+	ctx := context.Background()
+	_, err = s.ListMessages(ctx, store.ListMessagesParams{Queue: fileQueue, Limit: 1000, IncludeClaimed: true, IncludeDelayed: true, Now: time.Now()})
+	requireNilOrCorrupt(t, err)
+	_, err = s.CreateClaim(ctx, store.CreateClaimParams{Queue: fileQueue, TTL: time.Minute, Limit: 10, Now: time.Now()})
+	requireNilOrCorrupt(t, err)
+	require.ErrorIs(t, s.Verify(ctx), store.ErrCorrupt)
 }
 
 func requireNilOrCorrupt(t *testing.T, err error) {

@@ -15,8 +15,9 @@ import (
 )
 
 // realStoreFile returns the bytes of a small real store: two queues, a
-// few messages, a claim and a dedup entry.
-func realStoreFile(tb testing.TB) []byte {
+// few messages, a claim and a dedup entry; closed, and as a crash leaves
+// it (read while open: bbolt's freelist unwritten, so Open walks the file).
+func realStoreFile(tb testing.TB) (closed, crashed []byte) {
 	path := filepath.Join(tb.TempDir(), "seed.db")
 	s, err := Open(path, nil)
 	require.NoError(tb, err)
@@ -30,10 +31,12 @@ func realStoreFile(tb testing.TB) []byte {
 	require.NoError(tb, err)
 	_, err = s.CreateClaim(ctx, store.CreateClaimParams{Queue: q, TTL: time.Minute, Limit: 1, Now: t0})
 	require.NoError(tb, err)
-	require.NoError(tb, s.Close())
-	b, err := os.ReadFile(path)
+	crashed, err = os.ReadFile(path)
 	require.NoError(tb, err)
-	return b
+	require.NoError(tb, s.Close())
+	closed, err = os.ReadFile(path)
+	require.NoError(tb, err)
+	return closed, crashed
 }
 
 // D4, RELIABILITY §6: whatever bytes the file holds, Open returns within
@@ -42,14 +45,16 @@ func realStoreFile(tb testing.TB) []byte {
 // ListQueues, ListMessages and Verify return cleanly or with ErrCorrupt. A
 // 0-byte file is documented to become an empty store.
 func FuzzOpenBolt(f *testing.F) {
-	real := realStoreFile(f)
-	f.Add(real)
-	f.Add(real[:4096])
-	f.Add(real[:len(real)/2])
-	for _, off := range []int{0x10, 4096 + 0x10, 2 * 4096, 3*4096 + 20, len(real) - 100} {
-		b := bytes.Clone(real)
-		b[off] ^= 0xff
-		f.Add(b)
+	real, crashed := realStoreFile(f)
+	for _, file := range [][]byte{real, crashed} {
+		f.Add(file)
+		f.Add(file[:4096])
+		f.Add(file[:len(file)/2])
+		for _, off := range []int{0x10, 4096 + 0x10, 2 * 4096, 3*4096 + 20, len(file) - 100} {
+			b := bytes.Clone(file)
+			b[off] ^= 0xff
+			f.Add(b)
+		}
 	}
 	f.Add([]byte{})
 	f.Add([]byte("not a database"))

@@ -186,8 +186,12 @@ func (q *wq) claim(cid store.ID) (*claimRec, error) {
 	return &c, nil
 }
 
-// insert stores a new unclaimed message.
+// insert stores a new unclaimed message. It is the only way a message
+// enters a queue, so it gives a lazy queue its buckets.
 func (q *wq) insert(id store.ID, r *rec, now int64) error {
+	if err := q.materialize(); err != nil {
+		return err
+	}
 	if err := q.putRec(id, r); err != nil {
 		return err
 	}
@@ -320,6 +324,9 @@ func nextReady(delayed, claimExp *bbolt.Bucket) int64 {
 
 // purge drops every message and claim; dedup entries stay (Q6).
 func (q *wq) purge() error {
+	if q.lazy {
+		return nil // it never held a message
+	}
 	for _, name := range messageBuckets {
 		if err := q.b.DeleteBucket(name); err != nil {
 			return err
@@ -328,7 +335,7 @@ func (q *wq) purge() error {
 			return err
 		}
 	}
-	bs, err := openBuckets(q.b, string(queueKey(q.ref)))
+	bs, _, err := openBuckets(q.b, nil, string(queueKey(q.ref)))
 	if err != nil {
 		return err
 	}

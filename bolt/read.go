@@ -28,7 +28,7 @@ func readQueue(tx *bbolt.Tx, ref store.QueueRef) (*rq, error) {
 	if b == nil {
 		return nil, nil
 	}
-	bs, err := openBuckets(b, string(queueKey(ref)))
+	bs, _, err := openBuckets(b, voidBucket(tx), string(queueKey(ref)))
 	if err != nil {
 		return nil, err
 	}

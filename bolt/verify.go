@@ -30,6 +30,13 @@ func (s *Store) Verify(ctx context.Context) error {
 			return store.Errorf(store.ErrCorrupt, "%s: the queues bucket is missing", s.path)
 		}
 		perProject := make(map[string]int)
+		void := voidBucket(tx)
+		if void == nil {
+			return store.Errorf(store.ErrCorrupt, "%s: the herald bucket has no %q bucket", s.path, bkVoid)
+		}
+		if k, _ := void.Cursor().First(); k != nil {
+			return store.Errorf(store.ErrCorrupt, "%s: the shared empty bucket %q holds key %x", s.path, bkVoid, k)
+		}
 		err := queues.ForEach(func(k, v []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -41,7 +48,7 @@ func (s *Store) Verify(ctx context.Context) error {
 			if i := bytes.IndexByte(k, '/'); i >= 0 {
 				perProject[string(k[:i])]++
 			}
-			if err := verifyQueue(b); err != nil {
+			if err := verifyQueue(b, void); err != nil {
 				return fmt.Errorf("%s: queue %q: %w", s.path, k, err)
 			}
 			return nil
@@ -115,8 +122,8 @@ func touchPages(tx *bbolt.Tx) error {
 // exactly one of ready, delayed or a claim; the counters and the sizes of
 // the indexes must match what the records say, so no index holds an entry
 // without a record either.
-func verifyQueue(b *bbolt.Bucket) error {
-	bs, err := openBuckets(b, "")
+func verifyQueue(b, void *bbolt.Bucket) error {
+	bs, _, err := openBuckets(b, void, "")
 	if err != nil {
 		return err
 	}

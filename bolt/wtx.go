@@ -22,6 +22,9 @@ type wtx struct {
 	open   map[string]*wq
 	// ob is the outbox, once an op opened it (outbox.go).
 	ob *obuckets
+	// void is the store's empty bucket, once a queue was opened; finish
+	// checks that it is still empty.
+	void *bbolt.Bucket
 	// dueLeft is how many more due items the transaction may apply, and
 	// applied how many it has (B1, catchup.go).
 	dueLeft, applied int
@@ -57,6 +60,13 @@ func (w *wtx) finish() error {
 				return err
 			}
 			q.dirty = false
+		}
+	}
+	if w.void != nil {
+		// A write meant for a lazy queue's buckets would land here and
+		// show in every lazy queue: refuse to commit it.
+		if k, _ := w.void.Cursor().First(); k != nil {
+			return store.Errorf(store.ErrCorrupt, "%s: internal error: a write reached the shared empty bucket (key %x)", w.s.path, k)
 		}
 	}
 	h := w.tx.Bucket(bkHerald)
@@ -111,7 +121,7 @@ func (w *wtx) queue(ref store.QueueRef) (*wq, error) {
 	if b == nil {
 		return nil, nil
 	}
-	q, err := openWQ(ref, b)
+	q, err := w.openWQ(ref, b)
 	if err != nil {
 		return nil, err
 	}
@@ -154,12 +164,10 @@ func (w *wtx) create(ref store.QueueRef, meta json.RawMessage, now int64, limit 
 	if err := b.Put(keyCount, counts{}.encode()); err != nil {
 		return nil, false, err
 	}
-	for _, name := range append(messageBuckets[:len(messageBuckets):len(messageBuckets)], bkDedup, bkDedupExp) {
-		if _, err := b.CreateBucket(name); err != nil {
-			return nil, false, err
-		}
-	}
-	if q, err = openWQ(ref, b); err != nil {
+	// No nested buckets yet: the first message's insert makes them. A
+	// bucket with nested buckets takes a page of its own, 4 KiB, while one
+	// with only these three keys is stored inline in its parent's page.
+	if q, err = w.openWQ(ref, b); err != nil {
 		return nil, false, err
 	}
 	w.open[string(k)] = q
@@ -192,6 +200,9 @@ type wq struct {
 	ref store.QueueRef
 	b   *bbolt.Bucket
 	buckets
+	// lazy is set while the queue has no nested buckets of its own and
+	// buckets are all the void bucket (see materialize).
+	lazy  bool
 	cnt   counts
 	dirty bool
 	// due is a lower bound of the earliest time in the due indexes
@@ -205,26 +216,59 @@ type buckets struct {
 	msgs, ready, delayed, expiry, claims, claimExp, claimMsgs, dedup, dedupExp *bbolt.Bucket
 }
 
-func openBuckets(b *bbolt.Bucket, name string) (buckets, error) {
-	var bs buckets
-	for _, x := range []struct {
-		dst  **bbolt.Bucket
-		name []byte
-	}{
-		{&bs.msgs, bkMsgs}, {&bs.ready, bkReady}, {&bs.delayed, bkDelayed}, {&bs.expiry, bkExpiry},
-		{&bs.claims, bkClaims}, {&bs.claimExp, bkClaimExp}, {&bs.claimMsgs, bkClaimMsgs},
-		{&bs.dedup, bkDedup}, {&bs.dedupExp, bkDedupExp},
-	} {
-		*x.dst = b.Bucket(x.name)
-		if *x.dst == nil {
-			return bs, store.Errorf(store.ErrCorrupt, "queue %s: bucket %q is missing", name, x.name)
-		}
-	}
-	return bs, nil
+// queueBuckets names the nested buckets of a queue, in the order of the
+// fields of buckets.
+var queueBuckets = [][]byte{bkMsgs, bkReady, bkDelayed, bkExpiry, bkClaims, bkClaimExp, bkClaimMsgs, bkDedup, bkDedupExp}
+
+func (bs *buckets) fields() []**bbolt.Bucket {
+	return []**bbolt.Bucket{&bs.msgs, &bs.ready, &bs.delayed, &bs.expiry, &bs.claims, &bs.claimExp, &bs.claimMsgs, &bs.dedup, &bs.dedupExp}
 }
 
-func openWQ(ref store.QueueRef, b *bbolt.Bucket) (*wq, error) {
-	bs, err := openBuckets(b, string(queueKey(ref)))
+// openBuckets returns the nested buckets of queue bucket b. A queue that
+// never held a message has none (schema 2): then every one is void, the
+// store's one empty bucket, which it reads as empty, and lazy is true. A
+// queue with some of its buckets but not all is damaged.
+func openBuckets(b, void *bbolt.Bucket, name string) (bs buckets, lazy bool, err error) {
+	fields := bs.fields()
+	found := 0
+	for i, bk := range queueBuckets {
+		if *fields[i] = b.Bucket(bk); *fields[i] != nil {
+			found++
+		}
+	}
+	switch found {
+	case len(queueBuckets):
+		return bs, false, nil
+	case 0:
+		if void == nil {
+			return bs, false, store.Errorf(store.ErrCorrupt, "the herald bucket has no %q bucket", bkVoid)
+		}
+		for _, f := range fields {
+			*f = void
+		}
+		return bs, true, nil
+	}
+	for i, bk := range queueBuckets {
+		if *fields[i] == nil {
+			return bs, false, store.Errorf(store.ErrCorrupt, "queue %s: bucket %q is missing", name, bk)
+		}
+	}
+	return bs, false, nil
+}
+
+// voidBucket returns the store's shared empty bucket in tx, or nil.
+func voidBucket(tx *bbolt.Tx) *bbolt.Bucket {
+	if h := tx.Bucket(bkHerald); h != nil {
+		return h.Bucket(bkVoid)
+	}
+	return nil
+}
+
+func (w *wtx) openWQ(ref store.QueueRef, b *bbolt.Bucket) (*wq, error) {
+	if w.void == nil {
+		w.void = voidBucket(w.tx)
+	}
+	bs, lazy, err := openBuckets(b, w.void, string(queueKey(ref)))
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +276,34 @@ func openWQ(ref store.QueueRef, b *bbolt.Bucket) (*wq, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue %q in project %q: %w", ref.Name, ref.Project, err)
 	}
-	q := &wq{ref: ref, b: b, buckets: bs, cnt: cnt}
-	q.setFill()
+	q := &wq{ref: ref, b: b, buckets: bs, lazy: lazy, cnt: cnt}
+	if !lazy {
+		q.setFill()
+	}
 	q.resetDue()
 	return q, nil
+}
+
+// materialize gives a lazy queue its nested buckets. insert, the only way
+// a message enters a queue, calls it first; every other write is an entry
+// about a message the queue holds (a dedup entry is written right after
+// its message's insert), which a lazy queue has none of, so nothing else
+// writes to the void bucket (finish checks that).
+func (q *wq) materialize() error {
+	if !q.lazy {
+		return nil
+	}
+	fields := q.buckets.fields()
+	for i, name := range queueBuckets {
+		b, err := q.b.CreateBucket(name)
+		if err != nil {
+			return err
+		}
+		*fields[i] = b
+	}
+	q.lazy = false
+	q.setFill()
+	return nil
 }
 
 // setFill packs the buckets whose keys mostly arrive in order: pages are
