@@ -110,7 +110,11 @@ func (w chunked) Write(b []byte) (int, error) {
 }
 
 // TestRunChunkedAnswers reads claims answered with chunked bodies on
-// kept-alive connections: one per worker, plus the setup's.
+// kept-alive connections: at most one per worker, plus the setup's. A
+// worker dials at its first request, and one that finds its work all done
+// by the others (a producer starting after the last POST went out, a
+// consumer after the last delete) never dials: so "at most", and at least
+// the setup's, one producer's and one consumer's.
 func TestRunChunkedAnswers(t *testing.T) {
 	wrap := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(chunked{w}, r) })
@@ -120,7 +124,10 @@ func TestRunChunkedAnswers(t *testing.T) {
 	r, err := load.Run(t.Context(), load.Options{URL: srv.URL, Producers: 2, Consumers: 2, Messages: 40, PostBatch: 10})
 	require.NoError(t, err)
 	require.EqualValues(t, 40, r.Deleted)
-	require.EqualValues(t, 1+2+2, dials.Load())
+	require.EqualValues(t, 4, r.Posts)
+	// A connection per request would be 1+4+(≥4 claims)+(≥4 deletes).
+	require.GreaterOrEqual(t, dials.Load(), int64(1+1+1))
+	require.LessOrEqual(t, dials.Load(), int64(1+2+2))
 }
 
 // TestRunIdleClosed: a server that closes each kept-alive connection as
