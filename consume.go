@@ -73,7 +73,7 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 	case o.StopTimeout < 0:
 		return store.Errorf(ErrInvalid, "consume stop timeout %v: negative", o.StopTimeout)
 	}
-	if err := l.checkCount(o.Batch, "consume batch"); err != nil {
+	if err := l.checkCount(o.Batch, "consume batch", ""); err != nil {
 		return err
 	}
 	if err := l.checkClaimTTL(o.LeaseTTL); err != nil {
