@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"fmt"
 
 	"go.etcd.io/bbolt"
 
@@ -38,7 +37,7 @@ func (s *Store) Verify(ctx context.Context) error {
 				return store.Errorf(store.ErrCorrupt, "%s: queue %q is not a bucket", s.path, k)
 			}
 			if err := verifyQueue(b); err != nil {
-				return fmt.Errorf("%s: queue %q: %w", s.path, k, err)
+				return store.Wrapf(err, "%s: queue %q", s.path, k)
 			}
 			return nil
 		})
@@ -46,7 +45,7 @@ func (s *Store) Verify(ctx context.Context) error {
 			return err
 		}
 		if err := verifyOutbox(tx); err != nil {
-			return fmt.Errorf("%s: outbox: %w", s.path, err)
+			return store.Wrapf(err, "%s: outbox", s.path)
 		}
 		return nil
 	})

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -35,7 +34,7 @@ func (s *Store) newWtx(tx *bbolt.Tx) *wtx {
 func (w *wtx) runOp(fn func(w *wtx) error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", w.s.path, v)
+			err = damaged(w.s.path, v)
 		}
 	}()
 	if w.queues == nil {
@@ -215,7 +214,7 @@ func openWQ(ref store.QueueRef, b *bbolt.Bucket) (*wq, error) {
 	}
 	cnt, err := decodeCounts(b.Get(keyCount))
 	if err != nil {
-		return nil, fmt.Errorf("queue %q in project %q: %w", ref.Name, ref.Project, err)
+		return nil, store.Wrapf(err, "queue %q in project %q", ref.Name, ref.Project)
 	}
 	q := &wq{ref: ref, b: b, buckets: bs, cnt: cnt}
 	q.setFill()
