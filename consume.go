@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -299,7 +300,8 @@ func (c *consumer) call(ctx context.Context, m Message) (err error) {
 		if v := recover(); v != nil {
 			c.log.Error("herald: handler panicked", "message", m.ID, "attempt", m.ClaimCount,
 				"panic", v, "stack", string(debug.Stack()))
-			err = fmt.Errorf("herald: handler panicked: %v", v)
+			// One prefix, also when the handler panicked with a herald error.
+			err = fmt.Errorf("herald: handler panicked: %s", strings.TrimPrefix(fmt.Sprint(v), "herald: "))
 		}
 	}()
 	return c.h(ctx, m)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -33,6 +34,9 @@ func TestErrorTexts(t *testing.T) {
 	cl, err := q.Claim(ctx, herald.ClaimOptions{Limit: 1})
 	require.NoError(t, err)
 	lim := svc.Limits()
+	pooled := newService(t, func(o *herald.Options) {
+		o.Store, o.Pools = nil, []herald.Pool{{Name: "a", Store: newMemory(), Weight: 1}}
+	})
 	for _, tc := range []struct {
 		name string
 		want error
@@ -91,6 +95,10 @@ func TestErrorTexts(t *testing.T) {
 				_, _, err := q.Subscribe(ctx, "http://example.com/", herald.SubscribeOptions{Options: json.RawMessage(`[]`)})
 				return err
 			}},
+		{"get of a missing message says so", herald.ErrNotFound, `herald: message 09000000000000000000000000 in queue "jobs" not found`,
+			func() error { _, err := q.Get(ctx, herald.ID{9}); return err }},
+		{"a claim of a queue no pool holds", herald.ErrClaimNotFound, `herald: claim 09000000000000000000000000 in queue "nope" not found or expired`,
+			func() error { _, err := pooled.Queue("nope").GetClaim(ctx, herald.ID{9}); return err }},
 	} {
 		err := tc.call()
 		require.ErrorIs(t, err, tc.want, tc.name)
@@ -116,4 +124,29 @@ func TestLimitsErrorTexts(t *testing.T) {
 		require.EqualError(t, err, tc.text)
 		require.NoError(t, m.Close())
 	}
+}
+
+// A handler that panics with a herald error fails with one prefix:
+// "herald: handler panicked: message … not found", not "… panicked:
+// herald: …".
+func TestPanicTextOnePrefix(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newService(t)
+		q := svc.Queue("jobs")
+		post(t, q, "boom")
+		log, buf := quietLog()
+		ctx, cancel := context.WithCancel(t.Context())
+		done := consumeAsync(ctx, q, func(ctx context.Context, m herald.Message) error {
+			if m.ClaimCount == 1 {
+				_, err := q.Get(ctx, herald.ID{9})
+				panic(err) // "herald: message … not found"
+			}
+			return nil
+		}, herald.ConsumeOptions{Logger: log})
+		time.Sleep(time.Hour)
+		cancel()
+		require.NoError(t, <-done)
+		require.Contains(t, buf.String(), `err="herald: handler panicked: message 09000000000000000000000000 in queue \"jobs\" not found"`)
+		require.NotContains(t, buf.String(), `panicked: herald:`)
+	})
 }

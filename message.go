@@ -119,7 +119,7 @@ func (q *Queue) Get(ctx context.Context, id ID) (Message, error) {
 		return Message{}, err
 	}
 	if len(msgs) == 0 {
-		return Message{}, store.Errorf(ErrNotFound, "message %s in queue %q", id, q.ref.Name)
+		return Message{}, store.Errorf(ErrNotFound, "message %s in queue %q not found", id, q.ref.Name)
 	}
 	return msgs[0], nil
 }
