@@ -185,6 +185,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	for _, tc := range bad {
 		err := tc.call()
 		require.ErrorIs(t, err, tc.want, tc.name)
+		requireOnePrefix(t, err, tc.name)
 		require.Equal(t, before, snapshot(t, p), "%s changed state", tc.name)
 	}
 }

@@ -84,17 +84,17 @@ func (l *Limits) resolveClaim(o *ClaimOptions) error {
 		return err
 	}
 	if !between(o.Grace, 0, l.MaxClaimGrace) {
-		return store.Errorf(ErrInvalidTTL, "claim grace %v: outside 0..%v", o.Grace, l.MaxClaimGrace)
+		return store.Errorf(ErrInvalidTTL, "claim grace must be 0 to %v, got %v", l.MaxClaimGrace, o.Grace)
 	}
 	if o.Wait < 0 {
 		return store.Errorf(ErrInvalid, "claim wait %v: negative", o.Wait)
 	}
-	return l.checkCount(o.Limit, "claim limit")
+	return l.checkCount(o.Limit, "claim limit", "")
 }
 
 func (l *Limits) checkClaimTTL(ttl time.Duration) error {
 	if !between(ttl, l.MinClaimTTL, l.MaxClaimTTL) {
-		return store.Errorf(ErrInvalidTTL, "claim ttl %v: outside %v..%v", ttl, l.MinClaimTTL, l.MaxClaimTTL)
+		return store.Errorf(ErrInvalidTTL, "claim ttl must be %v to %v, got %v", l.MinClaimTTL, l.MaxClaimTTL, ttl)
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 		return nil, err
 	}
 	if len(p.Delete) > 0 {
-		if err := q.s.limits.checkCount(len(p.Delete), "number of ids"); err != nil {
+		if err := q.s.limits.checkCount(len(p.Delete), "a delete", "ids"); err != nil {
 			return nil, err
 		}
 	}
@@ -351,7 +351,7 @@ func (c *Claim) release(ctx context.Context, delay time.Duration, unstarted bool
 		return err
 	}
 	now := q.s.now()
-	if err := q.s.limits.checkCount(len(ids), "number of ids"); len(ids) > 0 && err != nil {
+	if err := q.s.limits.checkCount(len(ids), "a release", "ids"); len(ids) > 0 && err != nil {
 		return err
 	}
 	if err := st.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q.ref, Claim: c.ID, Delay: delay, IDs: ids, Unstarted: unstarted, Now: now}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,7 +90,7 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 	case o.MaxAttempts < 0:
 		return store.Errorf(ErrInvalid, "consume max attempts %d: negative", o.MaxAttempts)
 	}
-	if err := l.checkCount(o.Batch, "consume batch"); err != nil {
+	if err := l.checkCount(o.Batch, "consume batch", ""); err != nil {
 		return err
 	}
 	if err := l.checkClaimTTL(o.LeaseTTL); err != nil {
@@ -377,7 +378,8 @@ func (c *consumer) call(ctx context.Context, m Message) (err error) {
 		if v := recover(); v != nil {
 			c.log.Error("herald: handler panicked", "message", m.ID, "attempt", m.ClaimCount,
 				"panic", v, "stack", string(debug.Stack()))
-			err = fmt.Errorf("herald: handler panicked: %v", v)
+			// One prefix, also when the handler panicked with a herald error.
+			err = fmt.Errorf("herald: handler panicked: %s", strings.TrimPrefix(fmt.Sprint(v), "herald: "))
 		}
 	}()
 	return c.h(ctx, m)

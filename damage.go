@@ -58,7 +58,7 @@ func (q *Queue) DeleteDamaged(ctx context.Context, ids ...ID) error {
 		return err
 	}
 	defer q.s.gate.leave()
-	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
+	if err := q.s.limits.checkCount(len(ids), "a delete of damaged messages", "ids"); err != nil {
 		return err
 	}
 	if e == nowhere {

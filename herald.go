@@ -3,7 +3,6 @@ package herald
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -232,12 +231,12 @@ func (r *router) close() error {
 			own = false
 		}
 		if err := p.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("herald: close pool %q: %w", p.name, err))
+			errs = append(errs, store.Wrapf(err, "close pool %q", p.name))
 		}
 	}
 	if own {
 		if err := r.catStore.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("herald: close the catalog: %w", err))
+			errs = append(errs, store.Wrapf(err, "close the catalog"))
 		}
 	}
 	return errors.Join(errs...)

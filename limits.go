@@ -147,9 +147,9 @@ func (l Limits) withDefaults() (Limits, error) {
 	}
 	switch {
 	case l.MinMessageTTL > l.MaxMessageTTL || !between(l.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL):
-		return l, store.Errorf(ErrInvalid, "Limits: message TTL default %v outside %v..%v", l.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL)
+		return l, store.Errorf(ErrInvalid, "Limits: DefaultMessageTTL must be MinMessageTTL to MaxMessageTTL (%v to %v), got %v", l.MinMessageTTL, l.MaxMessageTTL, l.DefaultMessageTTL)
 	case l.MinClaimTTL > l.MaxClaimTTL || !between(l.DefaultClaimTTL, l.MinClaimTTL, l.MaxClaimTTL):
-		return l, store.Errorf(ErrInvalid, "Limits: claim TTL default %v outside %v..%v", l.DefaultClaimTTL, l.MinClaimTTL, l.MaxClaimTTL)
+		return l, store.Errorf(ErrInvalid, "Limits: DefaultClaimTTL must be MinClaimTTL to MaxClaimTTL (%v to %v), got %v", l.MinClaimTTL, l.MaxClaimTTL, l.DefaultClaimTTL)
 	case l.DefaultSubscriptionTTL > l.MaxSubscriptionTTL:
 		return l, store.Errorf(ErrInvalid, "Limits: subscription TTL default %v above %v", l.DefaultSubscriptionTTL, l.MaxSubscriptionTTL)
 	case l.DefaultClaimGrace > l.MaxClaimGrace:
@@ -180,14 +180,14 @@ func between(v, lo, hi time.Duration) bool { return v >= lo && v <= hi }
 
 func (l *Limits) checkMessageTTL(ttl time.Duration) error {
 	if ttl != 0 && !between(ttl, l.MinMessageTTL, l.MaxMessageTTL) {
-		return store.Errorf(ErrInvalidTTL, "message ttl %v: outside %v..%v", ttl, l.MinMessageTTL, l.MaxMessageTTL)
+		return store.Errorf(ErrInvalidTTL, "message ttl must be %v to %v, got %v", l.MinMessageTTL, l.MaxMessageTTL, ttl)
 	}
 	return nil
 }
 
 func (l *Limits) checkDelay(d time.Duration) error {
 	if !between(d, 0, l.MaxMessageDelay) {
-		return store.Errorf(ErrInvalidDelay, "delay %v: outside 0..%v", d, l.MaxMessageDelay)
+		return store.Errorf(ErrInvalidDelay, "message delay must be 0 to %v, got %v", l.MaxMessageDelay, d)
 	}
 	return nil
 }
@@ -198,12 +198,18 @@ func (l *Limits) pageSize(n int) (int, error) {
 	if n == 0 {
 		n = l.DefaultPageSize
 	}
-	return n, l.checkCount(n, "page size")
+	return n, l.checkCount(n, "page size", "")
 }
 
-func (l *Limits) checkCount(n int, what string) error {
-	if n < 1 || n > l.MaxMessagesPerCall {
-		return store.Errorf(ErrInvalidLimit, "%s %d: outside 1..%d", what, n, l.MaxMessagesPerCall)
+// checkCount checks a count against 1..MaxMessagesPerCall: what is the
+// call ("a post") and unit what it counts ("messages"), or what is the
+// setting ("page size") and unit is empty.
+func (l *Limits) checkCount(n int, what, unit string) error {
+	switch {
+	case n >= 1 && n <= l.MaxMessagesPerCall:
+		return nil
+	case unit == "":
+		return store.Errorf(ErrInvalidLimit, "%s must be 1 to %d, got %d", what, l.MaxMessagesPerCall, n)
 	}
-	return nil
+	return store.Errorf(ErrInvalidLimit, "%s needs 1 to %d %s, got %d", what, l.MaxMessagesPerCall, unit, n)
 }

@@ -85,7 +85,7 @@ func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
 }
 
 func (l *Limits) checkDrafts(drafts []Draft) error {
-	if err := l.checkCount(len(drafts), "post of messages"); err != nil {
+	if err := l.checkCount(len(drafts), "a post", "messages"); err != nil {
 		return err
 	}
 	total := 0
@@ -136,7 +136,7 @@ func (q *Queue) Get(ctx context.Context, id ID) (Message, error) {
 		return Message{}, err
 	}
 	if len(msgs) == 0 {
-		return Message{}, store.Errorf(ErrNotFound, "message %s in queue %q", id, q.ref.Name)
+		return Message{}, store.Errorf(ErrNotFound, "message %s in queue %q not found", id, q.ref.Name)
 	}
 	return msgs[0], nil
 }
@@ -149,7 +149,7 @@ func (q *Queue) GetMany(ctx context.Context, ids ...ID) ([]Message, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
-	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
+	if err := q.s.limits.checkCount(len(ids), "a get", "ids"); err != nil {
 		return nil, err
 	}
 	return st.GetMessages(ctx, store.GetMessagesParams{Queue: q.ref, IDs: ids, Now: q.s.now()})
@@ -181,7 +181,7 @@ func (q *Queue) deleteIDs(ctx context.Context, p store.DeleteMessagesParams) err
 		return err
 	}
 	defer q.s.gate.leave()
-	if err := q.s.limits.checkCount(len(p.IDs), "number of ids"); err != nil {
+	if err := q.s.limits.checkCount(len(p.IDs), "a delete", "ids"); err != nil {
 		return err
 	}
 	p.Queue, p.Now = q.ref, q.s.now()
@@ -196,7 +196,7 @@ func (q *Queue) Pop(ctx context.Context, n int) ([]Message, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
-	if err := q.s.limits.checkCount(n, "pop of messages"); err != nil {
+	if err := q.s.limits.checkCount(n, "a pop", "messages"); err != nil {
 		return nil, err
 	}
 	return st.PopMessages(ctx, store.PopParams{Queue: q.ref, Limit: n, Now: q.s.now()})

@@ -82,7 +82,7 @@ func (l *Limits) encodeMetadata(self string, m Metadata) (json.RawMessage, error
 // checkQueueOptions checks reserved values against the limits.
 func (l *Limits) checkQueueOptions(o QueueOptions) error {
 	bad := func(key string, v any, lo, hi any) error {
-		return store.Errorf(ErrInvalidMetadata, "%s %v: outside %v..%v", key, v, lo, hi)
+		return store.Errorf(ErrInvalidMetadata, "%s must be %v to %v, got %v", key, lo, hi, v)
 	}
 	switch {
 	case o.DefaultMessageTTL != 0 && !between(o.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL):

@@ -229,7 +229,7 @@ func (q *Queue) RetryDeliveries(ctx context.Context, ids ...ID) (int, error) {
 		return 0, err
 	}
 	defer q.s.gate.leave()
-	if err := q.s.limits.checkCount(len(ids), "number of ids"); err != nil {
+	if err := q.s.limits.checkCount(len(ids), "a retry of deliveries", "ids"); err != nil {
 		return 0, err
 	}
 	n, err := st.RetryFailedDeliveries(ctx, store.RetryFailedDeliveriesParams{Queue: q.ref, IDs: ids, Now: q.s.now()})
@@ -251,7 +251,7 @@ func (s *Service) checkSubscription(subscriber string, ttl time.Duration, option
 
 func (s *Service) checkSubscriptionTTL(ttl time.Duration) error {
 	if !between(ttl, 1, s.limits.MaxSubscriptionTTL) {
-		return store.Errorf(ErrInvalidTTL, "subscription ttl %v: outside 0..%v", ttl, s.limits.MaxSubscriptionTTL)
+		return store.Errorf(ErrInvalidTTL, "subscription ttl must be more than 0 and at most %v, got %v", s.limits.MaxSubscriptionTTL, ttl)
 	}
 	return nil
 }

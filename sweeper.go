@@ -3,7 +3,6 @@ package herald
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/heraldmq/herald/store"
@@ -31,7 +30,7 @@ func (s *Service) Sweep(ctx context.Context) (store.SweepResult, error) {
 		case ctx.Err() != nil:
 			return total, err
 		default: // one broken pool does not keep the others unswept
-			errs = append(errs, fmt.Errorf("herald: sweep pool %q: %w", p.name, err))
+			errs = append(errs, store.Wrapf(err, "sweep pool %q", p.name))
 		}
 	}
 	return total, errors.Join(errs...)

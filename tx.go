@@ -149,7 +149,7 @@ func (s *Service) transactor(ctx context.Context, ops []store.TxOp) (store.Trans
 	if len(ops) == 0 {
 		return nil, nil, store.Errorf(ErrInvalid, "transaction with no posts or deletes")
 	}
-	if err := s.limits.checkCount(len(ops), "transaction steps"); err != nil {
+	if err := s.limits.checkCount(len(ops), "a transaction", "steps"); err != nil {
 		return nil, nil, err
 	}
 	for i, op := range ops {
@@ -274,5 +274,5 @@ func (s *Service) checkOp(op store.TxOp) error {
 	if len(op.Post) > 0 {
 		return s.limits.checkDrafts(op.Post)
 	}
-	return s.limits.checkCount(len(op.Delete), "number of ids")
+	return s.limits.checkCount(len(op.Delete), "a delete", "ids")
 }

@@ -83,11 +83,11 @@ func (unplaced) CreateClaim(_ context.Context, p store.CreateClaimParams) (store
 }
 
 func (unplaced) GetClaim(_ context.Context, p store.GetClaimParams) (store.ClaimInfo, []store.Message, error) {
-	return store.ClaimInfo{}, nil, store.Errorf(ErrClaimNotFound, "claim %s in queue %q", p.Claim, p.Queue.Name)
+	return store.ClaimInfo{}, nil, store.Errorf(ErrClaimNotFound, "claim %s in queue %q not found or expired", p.Claim, p.Queue.Name)
 }
 
 func (unplaced) RenewClaim(_ context.Context, p store.RenewClaimParams) (store.ClaimInfo, error) {
-	return store.ClaimInfo{}, store.Errorf(ErrClaimNotFound, "claim %s in queue %q", p.Claim, p.Queue.Name)
+	return store.ClaimInfo{}, store.Errorf(ErrClaimNotFound, "claim %s in queue %q not found or expired", p.Claim, p.Queue.Name)
 }
 
 func (unplaced) ReleaseClaim(context.Context, store.ReleaseClaimParams) error { return nil }

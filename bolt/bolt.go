@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -141,7 +140,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	key, err := canonical(path)
 	if err != nil {
-		return nil, fmt.Errorf("herald: %s: %w", path, err)
+		return nil, store.Wrapf(err, "%s", path)
 	}
 	registry.Lock()
 	if registry.open[key] {
@@ -200,13 +199,19 @@ func openDB(path string, o Options) (db *bbolt.DB, err error) {
 		defer faultsPanic()()
 		defer func() {
 			if v := recover(); v != nil {
-				err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
+				err = damaged(path, v)
 			}
 		}()
 		db, err = bbolt.Open(path, o.FileMode, bo)
 	}()
 	if err != nil {
 		return nil, openError(path, err)
+	}
+	// bbolt opens a truncated file and faults at the first read past
+	// its end; say so now, while the file is ours (locked) to measure.
+	if err := truncated(path); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	return db, nil
 }
@@ -218,9 +223,6 @@ func openError(path string, err error) error {
 		return err
 	case errors.Is(err, berrors.ErrTimeout):
 		return store.Errorf(store.ErrLocked, "%s: locked by another process", path)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
-		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
-		return store.Errorf(store.ErrCorrupt, "%s: %v", path, err)
 	}
 	var pe *fs.PathError
 	var errno syscall.Errno
@@ -228,11 +230,23 @@ func openError(path string, err error) error {
 		if cause, ok := storageCause(err); ok {
 			return store.Unavailable(cause, "%s", path) // D5: full, read-only, failing
 		}
-		return fmt.Errorf("herald: %s: %w", path, err) // the file system's, not the file's
+		return store.Wrapf(err, "%s", path) // the file system's, not the file's
 	}
-	// The rest are bbolt's complaints about the file itself, such as
-	// "file size too small" for a truncated file.
-	return store.Errorf(store.ErrCorrupt, "%s: %v", path, err)
+	// The rest are bbolt's complaints about the file itself ("file size
+	// too small", "invalid database" …), which for a truncated file say
+	// less than truncated does.
+	if t := truncated(path); t != nil {
+		return t
+	}
+	switch {
+	case errors.Is(err, berrors.ErrInvalid):
+		return store.Errorf(store.ErrCorrupt, "bolt file %s is not a bbolt database, or both its meta pages are damaged", path)
+	case errors.Is(err, berrors.ErrVersionMismatch):
+		return store.Errorf(store.ErrCorrupt, "bolt file %s has a bbolt format version this build does not read", path)
+	case errors.Is(err, berrors.ErrChecksum):
+		return store.Errorf(store.ErrCorrupt, "bolt file %s is damaged: its meta pages fail their checksums", path)
+	}
+	return damaged(path, err)
 }
 
 // init checks or writes the schema and loads the ID and clock high-water
@@ -241,7 +255,7 @@ func (s *Store) init(path string) (err error) {
 	defer faultsPanic()()
 	defer func() {
 		if v := recover(); v != nil {
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
+			err = damaged(path, v)
 		}
 	}()
 	err = s.db.Update(func(tx *bbolt.Tx) error {
@@ -298,7 +312,7 @@ func (s *Store) init(path string) (err error) {
 		if cause, ok := storageCause(err); ok {
 			return store.Unavailable(cause, "%s", path)
 		}
-		err = fmt.Errorf("herald: %s: %w", path, err)
+		err = store.Wrapf(err, "%s", path)
 	}
 	return err
 }
@@ -332,7 +346,7 @@ func (s *Store) Close() error {
 	s.saveClock()
 	s.syncFreelistOnClose()
 	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("herald: close %s: %w", s.path, err)
+		return store.Wrapf(err, "close %s", s.path)
 	}
 	return nil
 }
@@ -419,7 +433,7 @@ func (s *Store) guard(fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.broken.Store(true)
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", s.path, v)
+			err = damaged(s.path, v)
 		}
 	}()
 	return fn()

@@ -59,7 +59,7 @@ func (s *Store) Compact(ctx context.Context) (before, after int64, err error) {
 	path, tmp := s.path, s.path+".compact"
 	fi, err := os.Stat(path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("herald: compact %s: %w", path, err)
+		return 0, 0, store.Wrapf(err, "compact %s", path)
 	}
 	before = fi.Size()
 
@@ -77,7 +77,7 @@ func (s *Store) Compact(ctx context.Context) (before, after int64, err error) {
 		return before, before, err
 	}
 	if err := removeIfExists(tmp); err != nil {
-		return before, before, fmt.Errorf("herald: compact %s: %w", path, err)
+		return before, before, store.Wrapf(err, "compact %s", path)
 	}
 	if err := copyDB(tmp, s.db, fi.Mode().Perm(), s.opts.Timeout); err != nil {
 		_ = os.Remove(tmp)
@@ -96,7 +96,7 @@ func (s *Store) Compact(ctx context.Context) (before, after int64, err error) {
 	defer s.gate.Unlock()
 	if err := s.db.Close(); err != nil {
 		// The handle is unusable either way; go on with a fresh one.
-		err = fmt.Errorf("herald: compact %s: closing the old file: %w", path, err)
+		err = store.Wrapf(err, "compact %s: closing the old file", path)
 		return before, before, s.reopen(path, tmp, err)
 	}
 	if n, err := lastTxID(path, s.opts.Timeout); err != nil || n != txid {
@@ -106,13 +106,13 @@ func (s *Store) Compact(ctx context.Context) (before, after int64, err error) {
 		return before, before, s.reopen(path, tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return before, before, s.reopen(path, tmp, fmt.Errorf("herald: compact %s: %w", path, err))
+		return before, before, s.reopen(path, tmp, store.Wrapf(err, "compact %s", path))
 	}
 	// Past this point the new file is the store.
 	if err := syncPath(filepath.Dir(path)); err != nil {
 		// The rename may not survive a crash, and writes after it would
 		// go to the new file: refuse them rather than risk losing them.
-		return before, before, s.fail(path, fmt.Errorf("fsync of its directory failed: %w", err))
+		return before, before, s.fail(path, store.Wrapf(err, "fsync of its directory failed"))
 	}
 	if s.compactHook != nil {
 		s.compactHook("renamed")
@@ -142,7 +142,7 @@ func (s *Store) reopen(path, tmp string, cause error) error {
 	_ = os.Remove(tmp)
 	db, err := openDB(path, s.opts)
 	if err != nil {
-		return s.fail(path, fmt.Errorf("%v; reopening the old file failed: %w", cause, err))
+		return s.fail(path, store.Wrapf(err, "%v; reopening the old file failed", cause))
 	}
 	s.db = db
 	s.handle.Store(db)
@@ -173,13 +173,13 @@ func copyDB(tmp string, src *bbolt.DB, mode os.FileMode, timeout time.Duration) 
 		NoSync:       true, // the copy is fsynced once, below
 	})
 	if err != nil {
-		return fmt.Errorf("herald: compact: create %s: %w", tmp, err)
+		return store.Wrapf(err, "compact: create %s", tmp)
 	}
 	func() {
 		defer faultsPanic()()
 		defer func() {
 			if v := recover(); v != nil {
-				err = store.Errorf(store.ErrCorrupt, "compact: copying %s: %v", src.Path(), v)
+				err = store.Wrapf(damaged(src.Path(), v), "compact: copying")
 			}
 		}()
 		err = bbolt.Compact(dst, src, compactTxMax)
@@ -194,7 +194,7 @@ func copyDB(tmp string, src *bbolt.DB, mode os.FileMode, timeout time.Duration) 
 		err = syncPath(tmp)
 	}
 	if err != nil && !errors.Is(err, store.ErrCorrupt) {
-		err = fmt.Errorf("herald: compact: writing %s: %w", tmp, err)
+		err = store.Wrapf(err, "compact: writing %s", tmp)
 	}
 	return err
 }
@@ -205,7 +205,7 @@ func lastTxID(path string, timeout time.Duration) (id int, err error) {
 	defer faultsPanic()()
 	defer func() {
 		if v := recover(); v != nil {
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", path, v)
+			err = damaged(path, v)
 		}
 	}()
 	db, err := bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: timeout})
@@ -223,7 +223,7 @@ func checkSchema(db *bbolt.DB) (err error) {
 	defer faultsPanic()()
 	defer func() {
 		if v := recover(); v != nil {
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", db.Path(), v)
+			err = damaged(db.Path(), v)
 		}
 	}()
 	return db.View(func(tx *bbolt.Tx) error {

@@ -1,8 +1,6 @@
 package bolt
 
 import (
-	"encoding/binary"
-	"hash/fnv"
 	"os"
 
 	"go.etcd.io/bbolt"
@@ -31,73 +29,18 @@ import (
 //     prewalk reads every page it will in a read-only open on this
 //     goroutine, under faultsPanic, turning damage into ErrCorrupt.
 
-// The meta page as bbolt lays it out (internal/common/meta.go), after the
-// 16-byte page header, in the machine's byte order.
-const (
-	metaOff      = 16
-	metaMagic    = 0xED0CDAED
-	metaVersion  = 2
-	noFreelist   = ^uint64(0)
-	metaSumStart = metaOff
-	metaSumEnd   = metaOff + 56 // the checksum covers the fields before it
-)
-
-type metaPage struct {
-	pageSize uint32
-	freelist uint64
-	txid     uint64
-}
-
-// readMeta reads and checks the meta page at off, as bbolt's Validate does.
-func readMeta(f *os.File, off int64) (metaPage, bool) {
-	var buf [metaSumEnd + 8]byte
-	if n, err := f.ReadAt(buf[:], off); err != nil || n != len(buf) {
-		return metaPage{}, false
-	}
-	ne := binary.NativeEndian
-	if ne.Uint32(buf[metaOff:]) != metaMagic || ne.Uint32(buf[metaOff+4:]) != metaVersion {
-		return metaPage{}, false
-	}
-	h := fnv.New64a()
-	h.Write(buf[metaSumStart:metaSumEnd])
-	if h.Sum64() != ne.Uint64(buf[metaSumEnd:]) {
-		return metaPage{}, false
-	}
-	return metaPage{
-		pageSize: ne.Uint32(buf[metaOff+8:]),
-		freelist: ne.Uint64(buf[metaOff+32:]),
-		txid:     ne.Uint64(buf[metaOff+48:]),
-	}, true
-}
-
 // needsWalk reports whether bbolt will rebuild the freelist of the file at
-// path when it opens it: the meta page it will use (the valid one with the
-// higher transaction ID) records none. A file that is missing or whose meta
-// pages do not check is bbolt's to refuse, so it reports false.
+// path when it opens it: the meta page it will use records none. A file
+// that is missing or whose meta pages do not check is bbolt's to refuse,
+// so it reports false.
 func needsWalk(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	m0, ok0 := readMeta(f, 0)
-	size := int64(os.Getpagesize())
-	if ok0 {
-		size = int64(m0.pageSize)
-	}
-	m1, ok1 := readMeta(f, size)
-	switch {
-	case ok0 && ok1:
-		if m1.txid > m0.txid {
-			return m1.freelist == noFreelist
-		}
-		return m0.freelist == noFreelist
-	case ok0:
-		return m0.freelist == noFreelist
-	case ok1:
-		return m1.freelist == noFreelist
-	}
-	return false
+	m, ok := newestMeta(f)
+	return ok && m.freelist == noFreelist
 }
 
 // prewalk reads every page of the file at path that bbolt's freelist walk

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"fmt"
 
 	"go.etcd.io/bbolt"
 
@@ -49,7 +48,7 @@ func (s *Store) Verify(ctx context.Context) error {
 				perProject[string(k[:i])]++
 			}
 			if err := verifyQueue(b, void); err != nil {
-				return fmt.Errorf("%s: queue %q: %w", s.path, k, err)
+				return store.Wrapf(err, "%s: queue %q", s.path, k)
 			}
 			return nil
 		})
@@ -57,13 +56,13 @@ func (s *Store) Verify(ctx context.Context) error {
 			return err
 		}
 		if err := verifyProjects(tx, perProject); err != nil {
-			return fmt.Errorf("%s: %w", s.path, err)
+			return store.Wrapf(err, "%s", s.path)
 		}
 		if err := verifyOutbox(tx); err != nil {
-			return fmt.Errorf("%s: outbox: %w", s.path, err)
+			return store.Wrapf(err, "%s: outbox", s.path)
 		}
 		if err := verifyDamaged(tx); err != nil {
-			return fmt.Errorf("%s: damaged messages: %w", s.path, err)
+			return store.Wrapf(err, "%s: damaged messages", s.path)
 		}
 		return nil
 	})

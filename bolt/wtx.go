@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -42,7 +41,7 @@ func (s *Store) newWtx(tx *bbolt.Tx) *wtx {
 func (w *wtx) runOp(fn func(w *wtx) error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = store.Errorf(store.ErrCorrupt, "%s: %v", w.s.path, v)
+			err = damaged(w.s.path, v)
 		}
 	}()
 	if w.queues == nil {
@@ -274,7 +273,7 @@ func (w *wtx) openWQ(ref store.QueueRef, b *bbolt.Bucket) (*wq, error) {
 	}
 	cnt, err := decodeCounts(b.Get(keyCount))
 	if err != nil {
-		return nil, fmt.Errorf("queue %q in project %q: %w", ref.Name, ref.Project, err)
+		return nil, store.Wrapf(err, "queue %q in project %q", ref.Name, ref.Project)
 	}
 	q := &wq{ref: ref, b: b, buckets: bs, lazy: lazy, cnt: cnt}
 	if !lazy {

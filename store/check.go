@@ -2,6 +2,7 @@ package store
 
 import (
 	"math"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -30,13 +31,19 @@ func checkName(what, name string) error {
 	if name == "" {
 		return Errorf(ErrInvalidName, "%s is empty", what)
 	}
+	// Characters first, by rune: a name in another script is refused for
+	// its first character (shown as itself, not as the byte that starts
+	// it), not for a byte length it never meant.
+	for i, r := range name {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
+			return Errorf(ErrInvalidName, "%s %q: invalid UTF-8 at byte %d", what, name, i)
+		case r >= utf8.RuneSelf || !nameChar(byte(r)):
+			return Errorf(ErrInvalidName, "%s %q: invalid character %q", what, name, r)
+		}
+	}
 	if len(name) > MaxQueueNameLen {
 		return Errorf(ErrInvalidName, "%s %q: longer than %d characters", what, name, MaxQueueNameLen)
-	}
-	for _, c := range []byte(name) {
-		if !nameChar(c) {
-			return Errorf(ErrInvalidName, "%s %q: invalid character %q", what, name, rune(c))
-		}
 	}
 	return nil
 }
@@ -86,7 +93,7 @@ func Deadline(now time.Time, d time.Duration, what string) (time.Time, error) {
 // CheckLimit reports ErrInvalidLimit unless n >= 1.
 func CheckLimit(n int, what string) error {
 	if n < 1 {
-		return Errorf(ErrInvalidLimit, "%s %d: must be at least 1", what, n)
+		return Errorf(ErrInvalidLimit, "%s must be at least 1, got %d", what, n)
 	}
 	return nil
 }

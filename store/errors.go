@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // kind is a sentinel error. A kind may have a parent so that, for example,
 // errors.Is(ErrInvalidName, ErrInvalid) holds.
@@ -111,12 +114,50 @@ type detail struct {
 	msg  string
 }
 
-func (d *detail) Error() string { return "herald: " + d.msg }
+func (d *detail) Error() string { return prefix + d.msg }
 func (d *detail) Unwrap() error { return d.kind }
 
 // Errorf returns an error that reads "herald: " + the formatted text and
 // matches kind (and kind's parents) under errors.Is. Backends use it so that
-// every error says what was wrong and with which value.
+// every error says what was wrong and with which value. An error among
+// args is formatted without its own "herald: ", so that an error quoting
+// another still reads with one prefix.
 func Errorf(kind error, format string, args ...any) error {
-	return &detail{kind: kind, msg: fmt.Sprintf(format, args...)}
+	return &detail{kind: kind, msg: sprintf(format, args)}
 }
+
+// Wrapf returns err with context in front: it reads "herald: " + the
+// formatted text + ": " + err's text without its own "herald: ", and
+// matches what err matches under errors.Is and errors.As. Errors among
+// args are formatted as in Errorf.
+func Wrapf(err error, format string, args ...any) error {
+	return &wrapped{msg: sprintf(format, args) + ": " + bare(err), err: err}
+}
+
+// sprintf formats args with every error among them bare.
+func sprintf(format string, args []any) string {
+	copied := false
+	for i, a := range args {
+		if e, ok := a.(error); ok {
+			if !copied { // args may be the caller's own slice
+				args, copied = append([]any(nil), args...), true
+			}
+			args[i] = bare(e)
+		}
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return prefix + w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// prefix starts every error text of herald's.
+const prefix = "herald: "
+
+// bare is err's text without a leading "herald: ".
+func bare(err error) string { return strings.TrimPrefix(err.Error(), prefix) }

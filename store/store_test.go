@@ -3,6 +3,9 @@ package store_test
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +146,33 @@ func TestParseQueueOptions(t *testing.T) {
 // M11: CRC32C, the Castagnoli polynomial.
 func TestChecksum(t *testing.T) {
 	require.Equal(t, uint32(0xe3069283), store.Checksum([]byte("123456789")))
+}
+
+// An error quoted in another (Errorf's args) or wrapped (Wrapf) reads with
+// one "herald: " prefix, and Wrapf keeps what the inner error matches
+// (issue 14 item 15: "herald: _dead_letter_queue: herald: queue name …").
+func TestErrorsReadWithOnePrefix(t *testing.T) {
+	inner := store.CheckQueueName("a b")
+	err := store.Errorf(store.ErrInvalidMetadata, "%s: %v", store.KeyDeadLetterQueue, inner)
+	require.EqualError(t, err, `herald: _dead_letter_queue: queue name "a b": invalid character ' '`)
+	require.ErrorIs(t, err, store.ErrInvalidMetadata)
+
+	w := store.Wrapf(inner, "queue %q", "x")
+	require.EqualError(t, w, `herald: queue "x": queue name "a b": invalid character ' '`)
+	require.ErrorIs(t, w, store.ErrInvalidName)
+	require.EqualError(t, store.Wrapf(w, "close pool %q", "p"),
+		`herald: close pool "p": queue "x": queue name "a b": invalid character ' '`)
+	require.EqualError(t, store.Wrapf(inner, "%v; then", store.ErrClosed),
+		`herald: closed; then: queue name "a b": invalid character ' '`)
+
+	_, oserr := os.Open(filepath.Join(t.TempDir(), "nope"))
+	w = store.Wrapf(oserr, "open %s", "x.db")
+	var pe *fs.PathError
+	require.ErrorAs(t, w, &pe)
+	require.ErrorIs(t, w, fs.ErrNotExist)
+	require.Equal(t, "herald: open x.db: "+oserr.Error(), w.Error())
+
+	args := []any{inner}
+	_ = store.Errorf(store.ErrInvalid, "%v", args...)
+	require.Same(t, inner, args[0], "Errorf leaves the caller's args alone")
 }

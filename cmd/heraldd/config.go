@@ -79,10 +79,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "close a keep-alive connection idle this long")
 	fs.StringVar(&c.logFormat, "log-format", "text", `"text" or "json"`)
 	fs.BoolVar(&c.accessLog, "access-log", true, "log every request")
+	fs.Usage = func() { usage(fs) }
+	if testFlags != nil {
+		testFlags(fs)
+	}
 
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f)
 		if v := getenv(name); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
@@ -98,9 +102,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	c.token = getenv("HERALD_TOKEN")
-	c.adminToken = getenv("HERALD_ADMIN_TOKEN")
-	c.signedURLKey = getenv("HERALD_SIGNED_URL_KEY")
+	for _, s := range secrets {
+		*s.field(c) = getenv(s.name)
+	}
 	switch c.auth {
 	case "noauth", "token":
 	default:
@@ -148,6 +152,61 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		c.signedURLKey = strings.TrimSpace(string(b))
 	}
 	return c, nil
+}
+
+// testFlags, set by tests, sees the flag set parseConfig defines.
+var testFlags func(*flag.FlagSet)
+
+// envName is the variable that sets flag f: HERALD_ and its name in
+// capitals with '_' for '-'.
+func envName(f *flag.Flag) string {
+	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+}
+
+// secrets are read from the environment only: never flags, so never in
+// the process list.
+var secrets = []struct {
+	name, usage string
+	field       func(*config) *string
+}{
+	{"HERALD_TOKEN", "a token for --auth token, valid for any project (as one line of --token-file with no project)",
+		func(c *config) *string { return &c.token }},
+	{"HERALD_ADMIN_TOKEN", "a token for the admin routes under --auth token --admin",
+		func(c *config) *string { return &c.adminToken }},
+	{"HERALD_SIGNED_URL_KEY", "the key that signs pre-signed queue URLs (as --signed-url-key-file holds)",
+		func(c *config) *string { return &c.signedURLKey }},
+}
+
+// usage prints heraldd -h: the flags with the variable that sets each,
+// then the secrets, both from the tables parseConfig reads.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `Usage: heraldd [flags]
+
+heraldd serves herald over OpenStack Zaqar's v2 REST API on one bolt file.
+Every flag can also be set by the environment variable named beside it; a
+flag on the command line wins.
+
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, text := flag.UnquoteUsage(f)
+		if kind != "" {
+			kind = " " + kind
+		}
+		fmt.Fprintf(w, "  -%s%s  ($%s)\n    \t%s", f.Name, kind, envName(f), strings.ReplaceAll(text, "\n", "\n    \t"))
+		switch {
+		case f.DefValue == "" || f.DefValue == "false" || f.DefValue == "0":
+		case kind == " string":
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		default:
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+	fmt.Fprint(w, "\nSecrets, from the environment only (never flags, so never in the process list):\n")
+	for _, s := range secrets {
+		fmt.Fprintf(w, "  $%s\n    \t%s\n", s.name, s.usage)
+	}
 }
 
 // tokens returns the token → project map of --auth token.

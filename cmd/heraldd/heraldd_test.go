@@ -57,6 +57,11 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	data := filepath.Join(dir, "h.db")
 
+	help, err := exec.Command(bin, "-h").CombinedOutput()
+	require.NoError(t, err, "heraldd -h exits 0: %s", help) // it said "flag: help requested" and exited 1
+	require.Contains(t, string(help), "-listen string  ($HERALD_LISTEN)")
+	require.Contains(t, string(help), "$HERALD_TOKEN")
+
 	start := func() (*exec.Cmd, string, <-chan map[string]any) {
 		cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--log-format", "json")
 		cmd.Env = append(os.Environ(), "HERALD_DATA="+data)

@@ -55,6 +55,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -68,7 +70,10 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the usage is printed
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "heraldd:", err)
 		os.Exit(1)
 	}

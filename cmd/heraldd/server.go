@@ -53,6 +53,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		opts.Auth = httpapi.TokenAuth(tokens)
 	}
 
+	// The address first: a heraldd that cannot serve (the port is taken)
+	// must leave no data file behind it.
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // Serve closes it too; this covers the failures before Serve
+
 	st, err := bolt.Open(c.data, nil)
 	if err != nil {
 		return err
@@ -89,10 +97,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		opts.PoolsChanged = func(ps []httpapi.PoolConfig) error { return savePools(saved, ps) }
 	}
 
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
-		return errors.Join(err, svc.Close())
-	}
 	var h http.Handler = httpapi.New(svc, opts)
 	if c.accessLog {
 		h = accessLog(log, h)

@@ -2,30 +2,146 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/heraldmq/herald"
+	"github.com/heraldmq/herald/bolt"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+func small(db string) config {
+	return config{
+		db: db, jobs: 500, workers: 4, producers: 2,
+		flakyEvery: 50, poisonEvery: 100, malformedEvery: 250,
+		log: slog.New(slog.DiscardHandler),
+	}
+}
+
+// 500 jobs: 250 and 500 are malformed (dead-lettered at once); 100, 200,
+// 300, 400 are poison (three attempts: 2 retries each, then dead-lettered);
+// 50, 150, 350, 450 are flaky (1 retry each).
+var smallResult = regexp.MustCompile(`^jobs 500  processed 494  retries 12  dead-lettered 6 `)
+
 // The README's main job completes: every job is processed or
 // dead-lettered (poison after three attempts, malformed at once), none
 // lost, the queue drained, and no goroutine outlives it.
 func TestRunLosesNoJob(t *testing.T) {
 	var out bytes.Buffer
-	err := run(config{
-		db: filepath.Join(t.TempDir(), "jobs.db"), jobs: 500, workers: 4, producers: 2,
-		flakyEvery: 50, poisonEvery: 100, malformedEvery: 250,
-		log: slog.New(slog.DiscardHandler),
-	}, &out)
+	require.NoError(t, run(small(filepath.Join(t.TempDir(), "jobs.db")), &out))
+	require.Regexp(t, smallResult, out.String())
+}
+
+// A rerun on the same file does the same work and checks only its own
+// jobs: the first run's dead letters stay in jobs.dead and are not counted
+// again (issue 14 item 9: the second run used to fail with "506
+// processed + dead-lettered of 500 jobs").
+func TestRunTwiceOnOneFile(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "jobs.db")
+	for i := range 2 {
+		var out bytes.Buffer
+		require.NoError(t, run(small(db), &out), "run %d", i+1)
+		require.Regexp(t, smallResult, out.String(), "run %d", i+1)
+		require.NotContains(t, out.String(), "earlier runs", "run %d", i+1)
+	}
+	require.Equal(t, int64(12), deadLetters(t, db), "both runs' dead letters kept")
+}
+
+// Jobs an earlier run left in the queue (it was stopped early) are handled
+// by the next run and reported apart from its own.
+func TestRunHandlesEarlierJobs(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "jobs.db")
+	require.NoError(t, run(small(db), new(bytes.Buffer)))
+	withQueue(t, db, func(q *herald.Queue) {
+		// Two ordinary jobs and a poison one of an earlier run, and a bare
+		// number as an earlier version of the example posted.
+		for _, body := range []string{"EARLIER/1", "EARLIER/2", "EARLIER/100", "3"} {
+			_, err := q.Post(context.Background(), herald.Draft{Body: []byte(body)})
+			require.NoError(t, err)
+		}
+	})
+	var out bytes.Buffer
+	require.NoError(t, run(small(db), &out))
+	require.Regexp(t, smallResult, out.String())
+	require.Contains(t, out.String(), "and 4 jobs left by earlier runs: processed 3  dead-lettered 1\n")
+}
+
+// Progress shows while the jobs are being posted, not only once they all
+// are: the producers are held at job 251 until a progress line has shown
+// fewer than 500 posted.
+func TestRunShowsProgressWhilePosting(t *testing.T) {
+	c := small(filepath.Join(t.TempDir(), "jobs.db"))
+	p := &progressLines{seen: make(chan struct{})}
+	c.progress = p
+	c.beforePost = func(n int) {
+		if n != 251 {
+			return
+		}
+		select {
+		case <-p.seen:
+		case <-time.After(30 * time.Second): // a guard against a hang, not a wait
+			t.Error("no progress line while posting")
+		}
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(c, &out))
+	require.Regexp(t, smallResult, out.String())
+	require.Regexp(t, `posted 500/500  processed 494  retries 12  dead-lettered 6  in queue 0 *\n$`, p.String())
+}
+
+// progressLines records the progress output and closes seen at the first
+// line showing posting under way.
+type progressLines struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	seen chan struct{}
+	once sync.Once
+}
+
+var postedRE = regexp.MustCompile(`posted (\d+)/500 `)
+
+func (p *progressLines) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m := postedRE.FindSubmatch(b); m != nil {
+		if n, _ := strconv.Atoi(string(m[1])); n > 0 && n < 500 {
+			p.once.Do(func() { close(p.seen) })
+		}
+	}
+	return p.buf.Write(b)
+}
+
+func (p *progressLines) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.String()
+}
+
+func withQueue(t *testing.T, db string, fn func(q *herald.Queue)) {
+	t.Helper()
+	st, err := bolt.Open(db, nil)
 	require.NoError(t, err)
-	// 500 jobs: 250 and 500 are malformed (dead-lettered at once); 100,
-	// 200, 300, 400 are poison (three attempts: 2 retries each, then
-	// dead-lettered); 50, 150, 350, 450 are flaky (1 retry each).
-	require.Regexp(t, regexp.MustCompile(`^jobs 500  processed 494  retries 12  dead-lettered 6 `), out.String())
+	svc, err := herald.New(herald.Options{Store: st})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, svc.Close()) }()
+	fn(svc.Queue("jobs"))
+}
+
+func deadLetters(t *testing.T, db string) (n int64) {
+	withQueue(t, db, func(q *herald.Queue) {
+		st, err := q.Service().Queue("jobs.dead").Stats(context.Background())
+		require.NoError(t, err)
+		n = st.Total
+	})
+	return n
 }

@@ -11,3 +11,6 @@ func SetPause(t interface{ Cleanup(func()) }, f func(ctx context.Context, d time
 	pause = f
 	t.Cleanup(func() { pause = old })
 }
+
+// Summarize is summarize, for tests.
+var Summarize = summarize

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,14 @@ type Options struct {
 	Batch int
 	// PostBatch is how many messages one POST carries. Zero means 1.
 	PostBatch int
+	// Report, if set, is called with the counts so far about every
+	// ReportEvery while the run goes on, and once more with the final
+	// counts before Run returns (latencies are in Run's Result only). It
+	// runs on a goroutine of its own, one call at a time. Nil reports
+	// nothing.
+	Report func(Result)
+	// ReportEvery is the interval between reports. Zero means 1 s.
+	ReportEvery time.Duration
 }
 
 // Result is what a run did.
@@ -50,6 +59,44 @@ type Result struct {
 	Elapsed         time.Duration
 	// Requests counts HTTP requests by kind.
 	Posts, Claims, EmptyClaims, Deletes int64
+	// Latency of each kind of request, from writing it to reading its
+	// whole answer; claims include the empty ones.
+	PostLatency, ClaimLatency, DeleteLatency Latencies
+}
+
+// Latencies summarises the latencies of a kind of request. Zero when none
+// was answered.
+type Latencies struct {
+	N                  int
+	P50, P90, P99, Max time.Duration
+}
+
+func (l Latencies) String() string {
+	r := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  max %v", r(l.P50), r(l.P90), r(l.P99), r(l.Max))
+}
+
+// summarize sorts ds and returns their percentiles (nearest rank).
+func summarize(ds []time.Duration) Latencies {
+	if len(ds) == 0 {
+		return Latencies{}
+	}
+	slices.Sort(ds)
+	at := func(p int) time.Duration { return ds[(len(ds)*p+99)/100-1] }
+	return Latencies{N: len(ds), P50: at(50), P90: at(90), P99: at(99), Max: ds[len(ds)-1]}
+}
+
+// timings are one worker's request latencies, merged when the run ends.
+type timings struct{ post, claim, del []time.Duration }
+
+// timed runs one request and appends its latency to *to.
+func timed(to *[]time.Duration, f func() error) error {
+	start := time.Now()
+	err := f()
+	if err == nil {
+		*to = append(*to, time.Since(start))
+	}
+	return err
 }
 
 // Rate is messages moved end to end per second.
@@ -84,14 +131,24 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, o.Producers+o.Consumers)
+	times := make([]timings, o.Producers+o.Consumers)
 	start := time.Now()
+	snapshot := func() Result {
+		return Result{
+			Posted: min(posted.Load(), int64(o.Messages)), Deleted: deleted.Load(), Elapsed: time.Since(start),
+			Posts: atomic.LoadInt64(&res.Posts), Claims: atomic.LoadInt64(&res.Claims),
+			EmptyClaims: atomic.LoadInt64(&res.EmptyClaims), Deletes: atomic.LoadInt64(&res.Deletes),
+		}
+	}
+	stopReports := report(o, snapshot)
 	var wg sync.WaitGroup
-	for range o.Producers {
+	for i := range o.Producers {
+		tm := &times[i]
 		wg.Go(func() {
 			c := t.conn(ctx)
 			defer c.close()
 			for posted.Add(int64(o.PostBatch)) <= int64(o.Messages) {
-				if err := c.do(http.MethodPost, "/messages", body, nil); err != nil {
+				if err := timed(&tm.post, func() error { return c.do(http.MethodPost, "/messages", body, nil) }); err != nil {
 					errs <- fmt.Errorf("post: %w", err)
 					cancel()
 					return
@@ -100,13 +157,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			}
 		})
 	}
-	for range o.Consumers {
+	for i := range o.Consumers {
+		tm := &times[o.Producers+i]
 		wg.Go(func() {
 			c := t.conn(ctx)
 			defer c.close()
 			idle := time.Duration(0)
 			for deleted.Load() < int64(o.Messages) {
-				ids, err := claim(c, o.Batch)
+				var ids []string
+				err := timed(&tm.claim, func() (err error) { ids, err = claim(c, o.Batch); return err })
 				if err != nil {
 					errs <- fmt.Errorf("claim: %w", err)
 					cancel()
@@ -124,7 +183,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					continue
 				}
 				idle = 0
-				if err := c.do(http.MethodDelete, "/messages?ids="+idList(ids), nil, nil); err != nil {
+				if err := timed(&tm.del, func() error { return c.do(http.MethodDelete, "/messages?ids="+idList(ids), nil, nil) }); err != nil {
 					errs <- fmt.Errorf("delete: %w", err)
 					cancel()
 					return
@@ -135,8 +194,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		})
 	}
 	wg.Wait()
+	stopReports()
 	res.Elapsed = time.Since(start)
 	res.Posted, res.Deleted = min(posted.Load(), int64(o.Messages)), deleted.Load()
+	var all timings
+	for _, tm := range times {
+		all.post, all.claim, all.del = append(all.post, tm.post...), append(all.claim, tm.claim...), append(all.del, tm.del...)
+	}
+	res.PostLatency, res.ClaimLatency, res.DeleteLatency = summarize(all.post), summarize(all.claim), summarize(all.del)
 	close(errs)
 	if err := <-errs; err != nil {
 		return res, err
@@ -147,6 +212,33 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, parent.Err()
 	}
 	return res, nil
+}
+
+// report calls o.Report every o.ReportEvery with snapshot() until the
+// returned stop is called, which makes the last call and waits for it.
+func report(o Options, snapshot func() Result) (stop func()) {
+	if o.Report == nil {
+		return func() {}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(o.ReportEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				o.Report(snapshot())
+			case <-done:
+				o.Report(snapshot())
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // pause waits d and reports true, or reports false once ctx ends first.
@@ -199,8 +291,11 @@ func withDefaults(o Options) (Options, error) {
 	if o.PostBatch == 0 {
 		o.PostBatch = 1
 	}
+	if o.ReportEvery == 0 {
+		o.ReportEvery = time.Second
+	}
 	switch {
-	case o.Producers < 0 || o.Consumers < 0 || o.Messages < 0 || o.Batch < 0 || o.PostBatch < 0:
+	case o.Producers < 0 || o.Consumers < 0 || o.Messages < 0 || o.Batch < 0 || o.PostBatch < 0 || o.ReportEvery < 0:
 		return o, errors.New("load: counts must not be negative")
 	case o.Messages%o.PostBatch != 0:
 		// Producers post whole batches only; consumers would wait forever

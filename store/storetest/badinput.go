@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -172,6 +173,7 @@ func testBadInputChangesNothing(f *fixture) {
 		var err error
 		require.NotPanics(f.t, func() { err = tc.fn() }, tc.name)
 		require.ErrorIs(f.t, err, tc.want, tc.name)
+		requireOnePrefix(f.t, err, tc.name)
 		require.Equal(f.t, before, f.snapshots(q, other), "%s changed the store", tc.name)
 		require.Equal(f.t, names, f.queueNames("p"), "%s changed the queue list", tc.name)
 	}
@@ -189,6 +191,15 @@ func testClosedStoreReturnsErrClosed(f *fixture) {
 		var err error
 		require.NotPanics(f.t, func() { err = c.fn() }, c.name)
 		require.ErrorIs(f.t, err, store.ErrClosed, "%s after Close", c.name)
+		requireOnePrefix(f.t, err, c.name)
 	}
 	require.NoError(f.t, f.s.Close(), "a second Close")
+}
+
+// requireOnePrefix: an error text starts with "herald: " and says it once,
+// however many layers it went through (§4).
+func requireOnePrefix(t require.TestingT, err error, name string) {
+	require.Error(t, err, name)
+	require.True(t, strings.HasPrefix(err.Error(), "herald: "), "%s: %q does not start with herald:", name, err)
+	require.Equal(t, 1, strings.Count(err.Error(), "herald: "), "%s: %q", name, err)
 }
