@@ -256,10 +256,11 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 // store.Stats). Every unexpired message is in exactly one of Free,
 // Claimed and Delayed. Its fields:
 //
-//	Free    int64       // claimable now
-//	Claimed int64       // under a live claim
-//	Delayed int64       // unclaimed, not yet visible (M5, C5)
-//	Total   int64       // Free + Claimed + Delayed
+//	Free    int64             // claimable now
+//	Claimed int64             // under a live claim
+//	Delayed int64             // unclaimed, not yet visible (M5, C5)
+//	Total   int64             // Free + Claimed + Delayed
+//	Damaged int64             // set aside for a bad checksum (M11; Queue.Damaged lists them); not in Total
 //	Oldest  *store.MessageRef // ID and Created of the oldest message; nil when Total is 0
 //	Newest  *store.MessageRef // the same for the newest
 type Stats = store.Stats
