@@ -47,9 +47,9 @@ func checkMaxConns(n int, fdLimit uint64) error {
 // to Server.ConnState, closes them instead: once the cap is reached it
 // closes the connection idle longest, and a connection that turns idle
 // while the cap is reached is closed at once (keep-alive is off while
-// full, and handler says so in the answer). So a slot is free for the next client whenever any connection is
-// idle, and while all of them are busy the next client waits only for one
-// request to finish.
+// full, and handler says so in the answer). So a slot is free for the
+// next client whenever any connection is idle, and while all of them are
+// busy the next client waits only for one request to finish.
 type connGuard struct {
 	max int
 
