@@ -232,6 +232,26 @@ func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json
 	return e, created, nil
 }
 
+// room gives ErrTooMany for ref unless its project has room for n more
+// queues (L1): a check before a call places several, so that it is not
+// refused after placing some. Each placement checks again.
+func (r *router) room(ctx context.Context, ref store.QueueRef, n int) error {
+	limit := r.quota.QueuesPerProject
+	if limit <= 0 {
+		return nil
+	}
+	c := r.counts.get(ref.Project)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.load(ctx, r.cat, ref.Project); err != nil {
+		return err
+	}
+	if c.n+n > limit {
+		return store.Errorf(ErrTooMany, "queue %q in project %q needs %d new queues (with its dead-letter queue): the project has %d queues, the limit (Limits.MaxQueuesPerProject %d); delete one first", ref.Name, ref.Project, n, c.n, limit)
+	}
+	return nil
+}
+
 // placeAfter runs write with ref's entry (nowhere if the catalog has it
 // nowhere) and then, if write succeeded and ref is nowhere, places ref on
 // p, creating it there, empty, if p's store does not have it. ref's
