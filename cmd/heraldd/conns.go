@@ -16,10 +16,14 @@ import (
 const connsReserve = 64
 
 // defaultMaxConns is --max-conns when it is 0: 1,024, or half the open-file
-// limit when that is lower (0 when the limit is unknown).
+// limit when that is lower (the limit is 0 when unknown), and never more
+// than checkMaxConns accepts: under a limit below 128, half would leave
+// heraldd fewer than connsReserve descriptors and it would refuse its own
+// default.
 func defaultMaxConns(fdLimit uint64) int {
 	if fdLimit > 0 && fdLimit/2 < 1024 {
-		return max(int(fdLimit/2), 1)
+		n := min(fdLimit/2, fdLimit-min(fdLimit, connsReserve))
+		return max(int(n), 1)
 	}
 	return 1024
 }

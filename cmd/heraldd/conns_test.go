@@ -363,3 +363,15 @@ func TestAtCapAnswersSayClose(t *testing.T) {
 	require.NoError(t, err, "the first answer kept the connection alive, so the second request must be answered")
 	require.NoError(t, second.Body.Close())
 }
+
+// L4: the default --max-conns is one heraldd accepts. The failure this
+// prevents: under an open-file limit below 128 the default, half the
+// limit, left fewer than connsReserve descriptors for heraldd itself, so
+// heraldd refused to start without --max-conns.
+func TestDefaultMaxConnsPassesItsCheck(t *testing.T) {
+	for _, fd := range []uint64{0, 66, 100, 127, 128, 129, 200, 1024, 2048, 1 << 20} {
+		n := defaultMaxConns(fd)
+		require.GreaterOrEqual(t, n, 1, "open-file limit %d", fd)
+		require.NoError(t, checkMaxConns(n, fd), "open-file limit %d: default %d", fd, n)
+	}
+}
