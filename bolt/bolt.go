@@ -20,8 +20,12 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// schemaVersion is the layout this package writes and reads.
-const schemaVersion = 1
+// schemaVersion is the layout this package writes and reads. Schema 2
+// added indexes that every write keeps (the queue counts, L1, and the
+// per-project due index, L3): a herald of schema 1 would write behind
+// them, so it must refuse the file, and a schema-1 file gets them
+// rebuilt on open (init).
+const schemaVersion = 2
 
 // Bucket and key names. The layout is described in doc.go.
 var (
@@ -249,15 +253,29 @@ func (s *Store) init(path string) (err error) {
 		if _, err := tx.CreateBucketIfNotExists(bkQueues); err != nil {
 			return err
 		}
+		if v < 2 {
+			// A schema-1 herald may have written the file since these
+			// indexes were built: build them again from the data.
+			for _, b := range [][]byte{bkProjects, bkDueProj} {
+				if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+					return err
+				}
+			}
+		}
 		// The outbox came after schema 1 without changing what was there:
-		// a file written before it gets its empty buckets here, so the
-		// schema stays 1 (see outboxcodec.go).
+		// a file written before it gets its empty buckets here (see
+		// outboxcodec.go).
 		if err := createOutbox(tx); err != nil {
 			return err
 		}
-		// So did the queue counts (L1), and likewise.
+		// The queue counts (L1), likewise.
 		if err := createProjects(tx); err != nil {
 			return err
+		}
+		if v < schemaVersion {
+			if err := h.Put(keySchema, int64Bytes(schemaVersion)); err != nil {
+				return err
+			}
 		}
 		if b := h.Get(keyLastID); len(b) == 16 {
 			s.ids.Observe(idOf(b))

@@ -60,7 +60,7 @@ func TestNewerSchemaCorrupt(t *testing.T) {
 	require.NoError(t, s.Close())
 	_, err = Open(path, nil)
 	require.ErrorIs(t, err, store.ErrCorrupt)
-	require.ErrorContains(t, err, "schema version 7 is newer than this herald supports (1)")
+	require.ErrorContains(t, err, "schema version 7 is newer than this herald supports (2)")
 	// A failed Open leaves the file free to open again.
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
 	require.NoError(t, err)
