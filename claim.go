@@ -233,6 +233,7 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams, log *sl
 	}
 	p.Now = q.s.now()
 	r, err := e.pool.store.CreateClaim(ctx, p)
+	q.s.placeAside(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -289,6 +290,7 @@ func (q *Queue) GetClaim(ctx context.Context, id ID) (*Claim, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
+	defer q.s.placeAside(ctx)
 	info, msgs, err := st.GetClaim(ctx, store.GetClaimParams{Queue: q.ref, Claim: id, Now: q.s.now()})
 	if err != nil {
 		return nil, err

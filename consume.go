@@ -537,11 +537,12 @@ func (c *consumer) giveUp(l *lease, m Message, opts QueueOptions, oerr error, ca
 	case opts.DeadLetterQueue != "":
 		dlq := c.q.s.Project(c.q.ref.Project).Queue(opts.DeadLetterQueue).WithClientID(m.ClientID)
 		var ids [][]ID
-		ids, err = c.q.s.Tx(c.opCtx, func(tx *Tx) error {
+		// Past the queue limit too, as the store's own move (L1).
+		ids, err = c.q.s.tx(c.opCtx, func(tx *Tx) error {
 			tx.Post(dlq, Draft{Body: m.Body, TTL: c.deadLetterTTL(m, opts)})
 			tx.DeleteClaimed(l.c, m.ID)
 			return nil
-		})
+		}, true)
 		if err == nil {
 			c.log.Warn("herald: message dead-lettered: "+why, "message", m.ID, "attempts", m.ClaimCount,
 				"max_attempts", limit, "dead_letter_queue", dlq.Name(), "dead_letter_id", ids[0][0], "err", cause)

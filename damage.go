@@ -3,6 +3,8 @@ package herald
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 
 	"github.com/heraldmq/herald/store"
 )
@@ -86,6 +88,58 @@ func (s *Service) watchDamage(p *pool) {
 		for _, m := range ms {
 			s.log.Error("herald: message body failed its checksum; set aside as damaged",
 				"id", m.ID, "queue", m.Queue, "project", to.Project, "damaged_set", to.Name, "pool", p.name)
+			if m.Queue != to.Name && s.router.single == nil {
+				s.aside.add(to, p, m.Queue)
+			}
 		}
 	})
+}
+
+// asideQueues are the dead-letter queues that stores set damaged bodies
+// aside in (M11) and whose placement is not yet checked. A store creates
+// such a queue when it is missing, as a C6 move does; with a catalog the
+// queue must then be placed on that store's pool (P1), counted against
+// its project (L1), or the damaged set is in a queue every call answers
+// as missing. The store's hook may not call the store, so it notes them
+// here and the call that met the damage places them (placeAside).
+type asideQueues struct {
+	pending atomic.Bool
+	mu      sync.Mutex
+	m       map[store.QueueRef]asideQueue
+}
+
+// asideQueue is where a dead-letter queue that took damaged bodies is,
+// and one queue they came from.
+type asideQueue struct {
+	pool   *pool
+	source string
+}
+
+func (a *asideQueues) add(dlq store.QueueRef, p *pool, source string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = make(map[store.QueueRef]asideQueue)
+	}
+	a.m[dlq] = asideQueue{pool: p, source: source}
+	a.pending.Store(true)
+}
+
+// placeAside places the dead-letter queues damaged bodies were set aside
+// in since the last call, as adoptDeadLetters does after a move. It costs
+// one atomic load when there are none. The set-aside is committed, so the
+// placement is made even if ctx has ended.
+func (s *Service) placeAside(ctx context.Context) {
+	if !s.aside.pending.Load() {
+		return
+	}
+	s.aside.mu.Lock()
+	m := s.aside.m
+	s.aside.m = nil
+	s.aside.pending.Store(false)
+	s.aside.mu.Unlock()
+	for dlq, a := range m {
+		src := store.QueueRef{Project: dlq.Project, Name: a.source}
+		s.adoptDeadLetters(context.WithoutCancel(ctx), src, &entry{pool: a.pool}, dlq.Name)
+	}
 }

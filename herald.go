@@ -82,6 +82,8 @@ type Service struct {
 	consumers *consumers
 	notify    *notifier
 	observers *observers
+	// aside are dead-letter queues damaged bodies went to (damage.go).
+	aside asideQueues
 
 	stop      context.CancelFunc
 	bg        sync.WaitGroup

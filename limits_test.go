@@ -258,3 +258,27 @@ func TestQueuesPerProjectLimitPooledRace(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, qs, 5)
 }
+
+// L1 with pools: a Create refused at the limit changes nothing, also
+// when the queue names a dead-letter queue the catalog has nowhere. The
+// failure this prevents: Create placed (and so created) the dead-letter
+// queue first, to put the new queue next to it (P5), and was then
+// refused for the queue itself, leaving the project one queue fuller.
+func TestCreateWithDeadLetterQueueAtLimitPooled(t *testing.T) {
+	ctx := context.Background()
+	svc := newPooled(t, []herald.Pool{memPool("a", 1)}, func(o *herald.Options) { o.Limits.MaxQueuesPerProject = 2 })
+	p := svc.Project("p")
+	_, err := p.Queue("first").Create(ctx, nil)
+	require.NoError(t, err)
+	_, err = p.Queue("jobs").Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{DeadLetterQueue: "dlq"}))
+	require.ErrorIs(t, err, herald.ErrTooMany, "jobs and dlq would make three")
+	qs, err := p.ListQueues(ctx, herald.ListQueuesOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, q := range qs {
+		names = append(names, q.Name)
+	}
+	require.Equal(t, []string{"first"}, names, "the refused Create left nothing behind")
+	_, err = p.Queue("second").Create(ctx, nil)
+	require.NoError(t, err, "the slot is still free")
+}

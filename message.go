@@ -119,6 +119,7 @@ func (q *Queue) List(ctx context.Context, o ListOptions) ([]Message, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
+	defer q.s.placeAside(ctx) // M11: a read may set damaged bodies aside
 	if o.Limit, err = q.s.limits.pageSize(o.Limit); err != nil {
 		return nil, err
 	}
@@ -149,6 +150,7 @@ func (q *Queue) GetMany(ctx context.Context, ids ...ID) ([]Message, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
+	defer q.s.placeAside(ctx) // M11: a read may set damaged bodies aside
 	if err := q.s.limits.checkCount(len(ids), "a get", "ids"); err != nil {
 		return nil, err
 	}
@@ -196,6 +198,7 @@ func (q *Queue) Pop(ctx context.Context, n int) ([]Message, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
+	defer q.s.placeAside(ctx) // M11: a read may set damaged bodies aside
 	if err := q.s.limits.checkCount(n, "a pop", "messages"); err != nil {
 		return nil, err
 	}

@@ -75,6 +75,15 @@ func (s *Service) placementFor(ctx context.Context, ref store.QueueRef, raw json
 	}
 	if o.DeadLetterQueue != "" {
 		d := store.QueueRef{Project: ref.Project, Name: o.DeadLetterQueue}
+		// Placing the dead-letter queue creates it: not if ref would
+		// then be refused (L1), since a refused call changes nothing.
+		if de, err := s.router.lookup(ctx, d); err != nil {
+			return pl, err
+		} else if de == nowhere && d != ref {
+			if err := s.router.room(ctx, ref, 2); err != nil {
+				return pl, err
+			}
+		}
 		e, _, err := s.hold(ctx, d, placement{flavor: pl.flavor})
 		if err != nil {
 			return pl, err

@@ -171,6 +171,9 @@ type placement struct {
 	flavor *store.FlavorRecord
 	// meta is the new queue's metadata (nil means {}).
 	meta json.RawMessage
+	// pastLimit creates the queue whatever its project holds: a
+	// dead-letter queue a give-up move needs (L1, see store.Quota).
+	pastLimit bool
 }
 
 // place returns ref's entry, placing the queue first if the catalog has
@@ -194,24 +197,29 @@ func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, cl
 	if err != nil {
 		return nil, false, err
 	}
-	return r.put(ctx, ref, p, pl.meta, clock)
+	return r.put(ctx, ref, p, pl.meta, pl.pastLimit, clock)
 }
 
 // put creates ref in p's store with meta at clock's time (a queue already
 // there is left alone) and records that ref is on p; ref's lock and r.mu
-// (shared) must be held, and the catalog must have ref nowhere.
-func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json.RawMessage, clock func() time.Time) (*entry, bool, error) {
+// (shared) must be held, and the catalog must have ref nowhere. The
+// project's queue limit applies unless pastLimit.
+func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json.RawMessage, pastLimit bool, clock func() time.Time) (*entry, bool, error) {
 	c := r.counts.get(ref.Project)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.load(ctx, r.cat, ref.Project); err != nil {
 		return nil, false, err
 	}
-	if limit := r.quota.QueuesPerProject; !store.Admits(c.n, limit) {
+	quota := r.quota
+	if pastLimit {
+		quota.QueuesPerProject = 0
+	}
+	if limit := quota.QueuesPerProject; !store.Admits(c.n, limit) {
 		return nil, false, store.QueueCapErr(ref, c.n, limit)
 	}
 	now := clock() // only now: reading the clock is not free
-	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Quota: r.quota, Now: now})
+	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Quota: quota, Now: now})
 	if err != nil {
 		return nil, false, err
 	}
@@ -222,6 +230,26 @@ func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json
 	e := &entry{pool: p}
 	r.cache.Store(ref, e)
 	return e, created, nil
+}
+
+// room gives ErrTooMany for ref unless its project has room for n more
+// queues (L1): a check before a call places several, so that it is not
+// refused after placing some. Each placement checks again.
+func (r *router) room(ctx context.Context, ref store.QueueRef, n int) error {
+	limit := r.quota.QueuesPerProject
+	if limit <= 0 {
+		return nil
+	}
+	c := r.counts.get(ref.Project)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.load(ctx, r.cat, ref.Project); err != nil {
+		return err
+	}
+	if c.n+n > limit {
+		return store.Errorf(ErrTooMany, "queue %q in project %q needs %d new queues (with its dead-letter queue): the project has %d queues, the limit (Limits.MaxQueuesPerProject %d); delete one first", ref.Name, ref.Project, n, c.n, limit)
+	}
+	return nil
 }
 
 // placeAfter runs write with ref's entry (nowhere if the catalog has it
@@ -251,7 +279,7 @@ func (r *router) placeAfter(ctx context.Context, ref store.QueueRef, p *pool, cl
 	if !r.present(p) {
 		return true, store.Errorf(ErrNoPool, "queue %q in project %q: pool %q was removed", ref.Name, ref.Project, p.name)
 	}
-	_, _, err = r.put(context.WithoutCancel(ctx), ref, p, nil, clock)
+	_, _, err = r.put(context.WithoutCancel(ctx), ref, p, nil, false, clock)
 	return true, err
 }
 

@@ -94,6 +94,14 @@ func (tx *Tx) fail(err error) {
 // safe to retry after an unknown outcome: if the first run committed, the
 // retry fails with ErrMessageGone and posts nothing.
 func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, error) {
+	return s.tx(ctx, build, false)
+}
+
+// tx is Tx. With pastLimit the queues its posts create are created
+// whatever their project holds (L1): a give-up move to a missing
+// dead-letter queue must not strand its message, any more than the
+// store's own move (C6) does.
+func (s *Service) tx(ctx context.Context, build func(tx *Tx) error, pastLimit bool) ([][]ID, error) {
 	if err := s.gate.enter(); err != nil {
 		return nil, err
 	}
@@ -108,9 +116,13 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 	if tx.err != nil {
 		return nil, tx.err
 	}
-	t, held, err := s.transactor(ctx, tx.ops)
+	t, held, err := s.transactor(ctx, tx.ops, pastLimit)
 	if err != nil {
 		return nil, err
+	}
+	quota := s.limits.quota()
+	if pastLimit {
+		quota.QueuesPerProject = 0
 	}
 	now := s.now()
 	ids, err := t.Transact(ctx, store.TxParams{
@@ -118,7 +130,7 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 		DefaultTTL:    s.limits.DefaultMessageTTL,
 		DedupWindow:   s.limits.DedupWindow,
 		ConfirmedOnly: s.notify.o.RequireConfirmation,
-		Quota:         s.limits.quota(),
+		Quota:         quota,
 		Now:           now,
 	})
 	for _, e := range held {
@@ -145,7 +157,7 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 // first, on the pool of the transaction's other queues if any of them is
 // placed. It returns the entries of the posted-to queues held (see hold):
 // the caller unholds them after the transaction.
-func (s *Service) transactor(ctx context.Context, ops []store.TxOp) (store.Transactor, []*entry, error) {
+func (s *Service) transactor(ctx context.Context, ops []store.TxOp, pastLimit bool) (store.Transactor, []*entry, error) {
 	if len(ops) == 0 {
 		return nil, nil, store.Errorf(ErrInvalid, "transaction with no posts or deletes")
 	}
@@ -158,7 +170,7 @@ func (s *Service) transactor(ctx context.Context, ops []store.TxOp) (store.Trans
 		}
 	}
 	for {
-		p, err := s.txPool(ctx, ops)
+		p, err := s.txPool(ctx, ops, pastLimit)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -184,7 +196,7 @@ func (s *Service) transactor(ctx context.Context, ops []store.TxOp) (store.Trans
 // placing the queues of posts that are placed nowhere on it. With no
 // queue placed, the first post's queue is placed as a post would place
 // it, and the rest join it.
-func (s *Service) txPool(ctx context.Context, ops []store.TxOp) (*pool, error) {
+func (s *Service) txPool(ctx context.Context, ops []store.TxOp, pastLimit bool) (*pool, error) {
 	var p *pool
 	var pi int
 	for i, op := range ops {
@@ -208,7 +220,7 @@ func (s *Service) txPool(ctx context.Context, ops []store.TxOp) (*pool, error) {
 		if len(op.Post) == 0 {
 			continue
 		}
-		e, _, err := s.router.place(ctx, op.Queue, placement{on: p}, s.now)
+		e, _, err := s.router.place(ctx, op.Queue, placement{on: p, pastLimit: pastLimit}, s.now)
 		if err != nil {
 			return nil, store.OpError(i, err)
 		}

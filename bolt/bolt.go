@@ -21,9 +21,12 @@ var _ store.Store = (*Store)(nil)
 
 // schemaVersion is the layout this package writes and reads. Schema 2
 // lets a queue that never held a message go without its nested buckets
-// (they come with its first post), which a herald of schema 1 would take
-// for damage; a schema 1 file is a valid schema 2 file and is upgraded in
-// place on open.
+// (they come with its first post), and adds indexes that every write
+// keeps (the queue counts, L1, and the per-project due index, L3). A
+// herald of schema 1 would take such a queue for damage and write behind
+// those indexes, so it must refuse the file; a schema-1 file is a valid
+// schema-2 file once init rebuilds the indexes from its data, and is
+// marked 2 on open.
 const schemaVersion = 2
 
 // Bucket and key names. The layout is described in doc.go.
@@ -277,10 +280,6 @@ func (s *Store) init(path string) (err error) {
 			return store.Errorf(store.ErrCorrupt, "%s: schema version %d is newer than this herald supports (%d)", path, v, schemaVersion)
 		case v < 1:
 			return store.Errorf(store.ErrCorrupt, "%s: bad schema version %d", path, v)
-		case v < schemaVersion:
-			if err := h.Put(keySchema, int64Bytes(schemaVersion)); err != nil {
-				return err
-			}
 		}
 		if _, err := h.CreateBucketIfNotExists(bkVoid); err != nil {
 			return err
@@ -288,15 +287,29 @@ func (s *Store) init(path string) (err error) {
 		if _, err := tx.CreateBucketIfNotExists(bkQueues); err != nil {
 			return err
 		}
+		if v < 2 {
+			// A schema-1 herald may have written the file since these
+			// indexes were built: build them again from the data.
+			for _, b := range [][]byte{bkProjects, bkDueProj} {
+				if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+					return err
+				}
+			}
+		}
 		// The outbox came after schema 1 without changing what was there:
-		// a file written before it gets its empty buckets here, so the
-		// schema stays 1 (see outboxcodec.go).
+		// a file written before it gets its empty buckets here (see
+		// outboxcodec.go).
 		if err := createOutbox(tx); err != nil {
 			return err
 		}
-		// So did the queue counts (L1), and likewise.
+		// The queue counts (L1), likewise.
 		if err := createProjects(tx); err != nil {
 			return err
+		}
+		if v < schemaVersion {
+			if err := h.Put(keySchema, int64Bytes(schemaVersion)); err != nil {
+				return err
+			}
 		}
 		if b := h.Get(keyLastID); len(b) == 16 {
 			s.ids.Observe(idOf(b))

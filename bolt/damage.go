@@ -183,6 +183,9 @@ func (s *Store) setAsideFound(ctx context.Context, ref store.QueueRef, ids []sto
 // ListDamaged returns up to Limit of a queue's damaged messages after
 // Marker, in ID order.
 func (s *Store) ListDamaged(ctx context.Context, p store.ListDamagedParams) ([]store.DamagedMessage, error) {
+	if err := ctx.Err(); err != nil { // E1
+		return nil, err
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -211,6 +214,9 @@ func (s *Store) ListDamaged(ctx context.Context, p store.ListDamagedParams) ([]s
 
 // DeleteDamaged forgets damaged messages of a queue's damaged set.
 func (s *Store) DeleteDamaged(ctx context.Context, p store.DeleteDamagedParams) error {
+	if err := ctx.Err(); err != nil { // E1
+		return err
+	}
 	if err := p.Queue.Check(); err != nil {
 		return err
 	}

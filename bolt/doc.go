@@ -15,8 +15,12 @@
 // at once; nothing waits on a timer, and the store starts no goroutines.
 // An op that fails is rolled back alone; the others commit without it.
 //
-// Layout: a bucket "herald" holds the schema version, the last ID issued
-// (so IDs keep increasing across restarts, M2), the latest Now seen (so
+// Layout: a bucket "herald" holds the schema version (2; a herald that
+// reads only schema 1 refuses the file, since it would take a queue
+// without nested buckets for damage and write behind the queue counts and
+// the per-project due index; a schema-1 file gets both rebuilt on open and
+// becomes schema 2), the last ID issued (so IDs keep increasing across
+// restarts, M2), the latest Now seen (so
 // time never goes backwards, even across restarts) and "void", a bucket
 // that stays empty. A bucket "queues" holds one bucket per queue, keyed
 // project + "/" + name, with its metadata, creation time and counters,

@@ -75,7 +75,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.maxQueues, "max-queues-per-project", 10_000, "most queues one project may have (0: herald's default)")
 	fs.IntVar(&c.maxSubscriptions, "max-subscriptions-per-queue", 100, "most subscriptions one queue may have (0: herald's default)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long requests in flight may run on after SIGTERM")
-	fs.IntVar(&c.maxConns, "max-conns", 0, "most client connections open at once; at the cap idle keep-alive connections are closed first and new clients wait for a slot (0: 1,024, or half the open-file limit if lower)")
+	fs.IntVar(&c.maxConns, "max-conns", 0, "most client connections open at once; at the cap idle keep-alive connections are closed first and new clients wait for a slot (0: 1,024, or half the open-file limit if lower, and at most the limit less 64)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "close a keep-alive connection idle this long")
 	fs.StringVar(&c.logFormat, "log-format", "text", `"text" or "json"`)
 	fs.BoolVar(&c.accessLog, "access-log", true, "log every request")

@@ -16,10 +16,14 @@ import (
 const connsReserve = 64
 
 // defaultMaxConns is --max-conns when it is 0: 1,024, or half the open-file
-// limit when that is lower (0 when the limit is unknown).
+// limit when that is lower (the limit is 0 when unknown), and never more
+// than checkMaxConns accepts: under a limit below 128, half would leave
+// heraldd fewer than connsReserve descriptors and it would refuse its own
+// default.
 func defaultMaxConns(fdLimit uint64) int {
 	if fdLimit > 0 && fdLimit/2 < 1024 {
-		return max(int(fdLimit/2), 1)
+		n := min(fdLimit/2, fdLimit-min(fdLimit, connsReserve))
+		return max(int(n), 1)
 	}
 	return 1024
 }
@@ -47,9 +51,9 @@ func checkMaxConns(n int, fdLimit uint64) error {
 // to Server.ConnState, closes them instead: once the cap is reached it
 // closes the connection idle longest, and a connection that turns idle
 // while the cap is reached is closed at once (keep-alive is off while
-// full). So a slot is free for the next client whenever any connection is
-// idle, and while all of them are busy the next client waits only for one
-// request to finish.
+// full, and handler says so in the answer). So a slot is free for the
+// next client whenever any connection is idle, and while all of them are
+// busy the next client waits only for one request to finish.
 type connGuard struct {
 	max int
 
@@ -103,6 +107,62 @@ func (g *connGuard) connState(c net.Conn, s http.ConnState) {
 		_ = closing.Close()
 	}
 }
+
+// handler wraps h so that an answer written while the guard is at its
+// cap says "Connection: close": the server then closes the connection
+// after it, instead of the guard closing it as it turns idle after an
+// answer that promised keep-alive. A client that had already sent its
+// next request on that connection (pipelined, or as soon as the answer
+// arrived) would lose it unanswered, and cannot retry a lost POST; told
+// to close, it sends the request again on a new connection.
+func (g *connGuard) handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &closeAtCap{ResponseWriter: w, g: g}
+		h.ServeHTTP(cw, r)
+		cw.mark() // an answer the server writes after the handler
+	})
+}
+
+// full reports whether the guard holds its cap of connections.
+func (g *connGuard) full() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.conns) >= g.max
+}
+
+// closeAtCap is the ResponseWriter of handler.
+type closeAtCap struct {
+	http.ResponseWriter
+	g      *connGuard
+	marked bool
+}
+
+// mark sets "Connection: close" before the answer's header goes out, if
+// the guard is at its cap then.
+func (w *closeAtCap) mark() {
+	if w.marked {
+		return
+	}
+	w.marked = true
+	if w.g.full() {
+		w.Header().Set("Connection", "close")
+	}
+}
+
+func (w *closeAtCap) WriteHeader(code int) {
+	if code >= 200 { // 1xx answers are not the answer
+		w.mark()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *closeAtCap) Write(b []byte) (int, error) {
+	w.mark()
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *closeAtCap) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // evictLocked forgets the connection idle longest and returns it to be
 // closed, or nil if none is idle.

@@ -325,3 +325,53 @@ func TestCapHoldsTheNextConnection(t *testing.T) {
 		require.ErrorIs(t, <-served, http.ErrServerClosed)
 	})
 }
+
+// L4: at the cap a connection is not kept alive, and the client is told
+// so. The failure this prevents: the guard closed a connection as it
+// turned idle at the cap, after an answer that promised keep-alive, so a
+// request the client had already sent on it (pipelined, or sent as soon
+// as the answer arrived) was dropped unanswered; a client cannot retry a
+// POST lost that way. With --max-conns 1 every connection is at the cap.
+func TestAtCapAnswersSayClose(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	args := []string{"--listen", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "h.db"), "--access-log=false",
+		"--max-conns", "1", "--idle-timeout", "1h"}
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, io.Discard, func(a net.Addr) { addrs <- a })
+	}()
+	addr := (<-addrs).String()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	k := dialKeepAlive(t, addr)
+	k.send("/v2/queues/a/stats")
+	k.send("/v2/queues/b/stats") // pipelined behind the first
+	require.NoError(t, k.c.SetReadDeadline(time.Now().Add(ioBound)))
+	resp, err := http.ReadResponse(k.r, nil)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	if resp.Close {
+		return // told: the client sends the second request again elsewhere
+	}
+	second, err := http.ReadResponse(k.r, nil)
+	require.NoError(t, err, "the first answer kept the connection alive, so the second request must be answered")
+	require.NoError(t, second.Body.Close())
+}
+
+// L4: the default --max-conns is one heraldd accepts. The failure this
+// prevents: under an open-file limit below 128 the default, half the
+// limit, left fewer than connsReserve descriptors for heraldd itself, so
+// heraldd refused to start without --max-conns.
+func TestDefaultMaxConnsPassesItsCheck(t *testing.T) {
+	for _, fd := range []uint64{0, 66, 100, 127, 128, 129, 200, 1024, 2048, 1 << 20} {
+		n := defaultMaxConns(fd)
+		require.GreaterOrEqual(t, n, 1, "open-file limit %d", fd)
+		require.NoError(t, checkMaxConns(n, fd), "open-file limit %d: default %d", fd, n)
+	}
+}

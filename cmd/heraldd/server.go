@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	conns := newConnGuard(c.maxConns)
 	ln = conns.listen(ln)
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           conns.handler(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // a body dripped slower than that holds nothing for long
 		IdleTimeout:       c.idleTimeout,

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"sync"
 
 	"github.com/stretchr/testify/require"
@@ -20,6 +21,7 @@ var damageTests = []subtest{
 	{"M11/DamagedListAndDelete", testDamagedListAndDelete},
 	{"M11/DamagedGoWithTheirQueue", testDamagedGoWithTheirQueue},
 	{"M11/DamagedReported", testDamagedReported},
+	{"E1/DoneCtxDamageKeeper", testDamageKeeperDoneCtx},
 }
 
 // keeper returns the store's DamageKeeper, skipping the subtest if the
@@ -279,4 +281,24 @@ func damagedIDs(ms []store.DamagedMessage) []store.ID {
 		out[i] = m.ID
 	}
 	return out
+}
+
+// testDamageKeeperDoneCtx: the DamageKeeper methods follow E1 like every
+// other: with a ctx already done they return ctx.Err() and change
+// nothing, the listing included.
+func testDamageKeeperDoneCtx(f *fixture) {
+	dk := f.keeper()
+	q := ref("q")
+	m := f.post(q, "bad", "good")
+	f.opts.Corrupt(f.t, f.s, q, m[0])
+	require.Len(f.t, f.pop(q, 1), 1)
+	f.requireAside(q, q.Name, m[0])
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := dk.ListDamaged(done, store.ListDamagedParams{Queue: q, Limit: 10})
+	require.ErrorIs(f.t, err, context.Canceled, "ListDamaged with a cancelled ctx")
+	err = dk.DeleteDamaged(done, store.DeleteDamagedParams{Queue: q, IDs: []store.ID{m[0]}})
+	require.ErrorIs(f.t, err, context.Canceled, "DeleteDamaged with a cancelled ctx")
+	f.requireAside(q, q.Name, m[0])
 }
