@@ -46,6 +46,24 @@ func (s *Store) setAside(q *queue, bad []*message, now int64, out *aside) {
 		// a queue lock is allowed: its holders never wait for another.
 		_, _, _ = s.create(to, emptyConf, now, 0) // only ErrClosed, and then nothing matters
 	}
+	// A set lives only as long as its queue: DeleteQueue drops it under
+	// the directory lock, so record only while the queue is still in the
+	// directory. A dead-letter queue deleted since it was made above sends
+	// the damage to the source queue's own set; a source queue being
+	// deleted takes its messages, damaged ones too, with it.
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if to != q.ref && s.queues[to] == nil {
+		to = q.ref
+	}
+	if s.queues[q.ref] != q {
+		for _, m := range bad {
+			if m.state != stGone {
+				q.remove(m)
+			}
+		}
+		return
+	}
 	out.to = to
 	s.dmg.mu.Lock()
 	defer s.dmg.mu.Unlock()

@@ -273,6 +273,10 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 			delete(s.perProject, p.Queue.Project)
 		}
 	}
+	// Under the directory lock, so that setAside, which records into a
+	// set only while its queue is in the directory, cannot slip an entry
+	// in between (M11: a set dies with its queue).
+	s.dropDamaged(p.Queue)
 	s.mu.Unlock()
 	if q != nil {
 		q.mu.Lock()
@@ -280,7 +284,6 @@ func (s *Store) DeleteQueue(ctx context.Context, p store.DeleteQueueParams) erro
 		s.dropQueueSubs(q)
 		q.mu.Unlock()
 	}
-	s.dropDamaged(p.Queue)
 	return nil
 }
 
