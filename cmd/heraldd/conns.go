@@ -62,6 +62,10 @@ type connGuard struct {
 	idle  *list.List                 // of net.Conn, longest idle first
 	// peak is the most connections ever open at once, for tests.
 	peak int
+	// changed, if set (tests), is called after every state change: the
+	// server reports a connection idle on its own goroutine, after the
+	// client may already have read the answer.
+	changed func()
 }
 
 func newConnGuard(max int) *connGuard {
@@ -105,6 +109,9 @@ func (g *connGuard) connState(c net.Conn, s http.ConnState) {
 		// Closing releases its LimitListener slot; the server's goroutine
 		// for it then ends on the read error (StateClosed, ignored).
 		_ = closing.Close()
+	}
+	if g.changed != nil {
+		g.changed()
 	}
 }
 

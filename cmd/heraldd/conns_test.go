@@ -80,11 +80,17 @@ func isTimeout(err error) bool {
 // guarded serves h on 127.0.0.1 behind a connGuard of max connections,
 // with an idle timeout far longer than any test: only the guard may close
 // an idle connection.
-func guarded(t *testing.T, max int, h http.Handler) (*connGuard, string) {
+func guarded(t *testing.T, max int, h http.Handler) (*watchedGuard, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	g := newConnGuard(max)
+	g := &watchedGuard{connGuard: newConnGuard(max), changes: make(chan struct{}, 1)}
+	g.changed = func() {
+		select {
+		case g.changes <- struct{}{}:
+		default:
+		}
+	}
 	srv := &http.Server{Handler: h, IdleTimeout: time.Hour, ConnState: g.connState}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(g.listen(ln)) }()
@@ -93,6 +99,34 @@ func guarded(t *testing.T, max int, h http.Handler) (*connGuard, string) {
 		require.ErrorIs(t, <-served, http.ErrServerClosed)
 	})
 	return g, ln.Addr().String()
+}
+
+// watchedGuard is a connGuard that tells a test when a connection
+// changes state.
+type watchedGuard struct {
+	*connGuard
+	changes chan struct{}
+}
+
+// waitIdle waits until the guard holds n idle connections: the server
+// marks a connection idle after its client has read the answer, so a test
+// that counts on which connection is idle longest waits for it.
+func (g *watchedGuard) waitIdle(t *testing.T, n int) {
+	t.Helper()
+	bound := time.After(ioBound)
+	for {
+		g.mu.Lock()
+		got := g.idle.Len()
+		g.mu.Unlock()
+		if got == n {
+			return
+		}
+		select {
+		case <-g.changes:
+		case <-bound:
+			t.Fatalf("the guard holds %d idle connections, want %d", got, n)
+		}
+	}
 }
 
 func (g *connGuard) peakOpen() int {
@@ -112,15 +146,17 @@ func TestIdleConnectionsDoNotLockOut(t *testing.T) {
 	const max = 4
 	g, addr := guarded(t, max, ok200)
 	var idle []*keepAlive
-	for range max {
+	for i := range max - 1 {
 		k := dialKeepAlive(t, addr)
 		require.Equal(t, http.StatusOK, k.get("/"))
 		idle = append(idle, k)
+		g.waitIdle(t, i+1) // so the idle order is the dial order
 	}
-	for i := range 3 * max {
+	for i := range 3*max + 1 {
 		k := dialKeepAlive(t, addr)
 		require.Equal(t, http.StatusOK, k.get("/"), "new client %d", i)
 		idle = append(idle, k)
+		g.waitIdle(t, max-1) // one was closed for it
 	}
 	require.LessOrEqual(t, g.peakOpen(), max)
 	idle[0].requireClosedByServer() // the longest idle went first
