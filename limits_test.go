@@ -118,16 +118,7 @@ func TestSubscriptionsPerQueueLimit(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			won := 0
-			for _, err := range errs {
-				if err == nil {
-					won++
-					continue
-				}
-				require.ErrorIs(t, err, herald.ErrTooMany)
-				require.ErrorContains(t, err, "Limits.MaxSubscriptionsPerQueue 3")
-			}
-			require.Equal(t, 1, won, "exactly one takes the last slot")
+			requireOneWon(t, errs, "Limits.MaxSubscriptionsPerQueue 3")
 			subs, err := q.Subscriptions(ctx, herald.ID{}, 100)
 			require.NoError(t, err)
 			require.Len(t, subs, 3)
@@ -245,15 +236,7 @@ func TestQueuesPerProjectLimitPooledRace(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		if err == nil {
-			won++
-			continue
-		}
-		require.ErrorIs(t, err, herald.ErrTooMany)
-	}
-	require.Equal(t, 1, won)
+	requireOneWon(t, errs, "Limits.MaxQueuesPerProject 5")
 	qs, err := p.ListQueues(ctx, herald.ListQueuesOptions{Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, qs, 5)
@@ -281,4 +264,20 @@ func TestCreateWithDeadLetterQueueAtLimitPooled(t *testing.T) {
 	require.Equal(t, []string{"first"}, names, "the refused Create left nothing behind")
 	_, err = p.Queue("second").Create(ctx, nil)
 	require.NoError(t, err, "the slot is still free")
+}
+
+// requireOneWon checks a race for a limit's last slot: one racer won, the
+// others were refused with ErrTooMany naming the limit.
+func requireOneWon(t *testing.T, errs []error, limit string) {
+	t.Helper()
+	won := 0
+	for i, err := range errs {
+		if err == nil {
+			won++
+			continue
+		}
+		require.ErrorIs(t, err, herald.ErrTooMany, "racer %d", i)
+		require.ErrorContains(t, err, limit, "racer %d", i)
+	}
+	require.Equal(t, 1, won, "exactly one racer takes the last slot")
 }

@@ -135,14 +135,5 @@ func TestStoredBadPostHeadersFailForGood(t *testing.T) {
 		Options: json.RawMessage(`{"post_headers":{"X-A":"v\r\nX-Injected: 1"}}`), Now: time.Now()})
 	require.NoError(t, err)
 	post(t, q, "m")
-	logs.await(t, "delivery failed for good")
-	failed, err := q.FailedDeliveries(ctx, herald.ID{}, herald.ID{}, 10)
-	require.NoError(t, err)
-	require.Len(t, failed, 1)
-	require.Contains(t, failed[0].LastError, "control character")
-	select {
-	case c := <-h.got:
-		t.Fatalf("a request was sent: %v", c)
-	default:
-	}
+	requireFailedUnsent(t, logs, q, h, "control character")
 }

@@ -186,8 +186,7 @@ func testClosedStoreReturnsErrClosed(f *fixture) {
 	q := ref("q")
 	f.post(q, "x")
 	require.NoError(f.t, f.s.Close())
-	calls := append(f.queueCalls(q), f.listQueuesCall("p"), f.sweepCall())
-	for _, c := range append(calls, f.outboxCalls()...) {
+	for _, c := range f.calls(f.sameArgs(q)) {
 		var err error
 		require.NotPanics(f.t, func() { err = c.fn() }, c.name)
 		require.ErrorIs(f.t, err, store.ErrClosed, "%s after Close", c.name)

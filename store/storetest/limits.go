@@ -49,6 +49,21 @@ func requireTooMany(f *fixture, err error, what string) {
 	require.NotErrorIs(f.t, err, store.ErrInvalid, "%s: a limit is not bad input", what)
 }
 
+// requireOneWon checks a race for a quota's last slot: one racer won, the
+// others were refused by the quota.
+func requireOneWon(f *fixture, errs []error) {
+	f.t.Helper()
+	won := 0
+	for i, err := range errs {
+		if err == nil {
+			won++
+			continue
+		}
+		requireTooMany(f, err, fmt.Sprintf("racer %d", i))
+	}
+	require.Equal(f.t, 1, won, "exactly one racer takes the last slot")
+}
+
 func testQueuesAtLimit(f *fixture) {
 	for _, name := range []string{"a", "b"} {
 		created, err := f.createIn(ref(name), quota2)
@@ -182,15 +197,7 @@ func testConcurrentQueueCreates(f *fixture) {
 		})
 	}
 	wg.Wait()
-	won := 0
-	for i, err := range errs {
-		if err == nil {
-			won++
-			continue
-		}
-		requireTooMany(f, err, fmt.Sprintf("racer %d", i))
-	}
-	require.Equal(f.t, 1, won, "exactly one racer takes the last slot")
+	requireOneWon(f, errs)
 	require.Len(f.t, f.queueNames("p"), limit)
 }
 
@@ -285,15 +292,7 @@ func testConcurrentSubscribes(f *fixture) {
 		})
 	}
 	wg.Wait()
-	won := 0
-	for i, err := range errs {
-		if err == nil {
-			won++
-			continue
-		}
-		requireTooMany(f, err, fmt.Sprintf("racer %d", i))
-	}
-	require.Equal(f.t, 1, won, "exactly one racer takes the last slot")
+	requireOneWon(f, errs)
 	require.Len(f.t, f.subs(q), limit)
 }
 

@@ -69,7 +69,7 @@ var badProjects = map[string]string{
 func testInvalidProjectRejected(f *fixture) {
 	for why, project := range badProjects {
 		q := store.QueueRef{Project: project, Name: "q"}
-		for _, c := range append(f.queueCalls(q), f.listQueuesCall(project)) {
+		for _, c := range reaching(f.calls(f.sameArgs(q)), onQueue, onProject) {
 			require.ErrorIs(f.t, c.fn(), store.ErrInvalidName, "%s with project %s %q", c.name, why, project)
 		}
 	}
