@@ -26,7 +26,10 @@ type Options struct {
 	// Store holds the queues: the Service has one pool, named "default",
 	// with weight 1, and no catalog. Exactly one of Store and Pools is
 	// required (ErrInvalid otherwise). The Service owns the store and
-	// closes it on Close.
+	// closes it on Close. A store serves one Service: New (and AddPool)
+	// refuse a store another live Service holds (ErrInvalid), since
+	// blocked claimers and push delivery are woken by the Service that
+	// made a change.
 	Store store.Store
 	// Pools are the named stores a Service with many stores places its
 	// queues on (P1, P2); see Pool. The Service owns their stores and
@@ -129,6 +132,9 @@ func New(opts Options) (*Service, error) {
 	if s.batch <= 0 {
 		s.batch = 1000
 	}
+	if err := s.own(r.stores()...); err != nil {
+		return nil, err
+	}
 	for _, p := range r.pools {
 		s.watchStore(p)
 	}
@@ -161,7 +167,9 @@ func (s *Service) Close() error {
 		s.bg.Wait()
 		s.notify.confirms.Wait()
 		s.observers.close()
+		sts := s.router.stores()
 		s.closeErr = s.router.close()
+		s.disown(sts...)
 		close(s.closeDone)
 	}
 	<-s.closeDone

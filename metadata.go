@@ -22,7 +22,7 @@ type Metadata map[string]any
 //	MaxPostSize         int           // _max_messages_post_size
 //	MaxClaimCount       int           // _max_claim_count (C6)
 //	DeadLetterQueue     string        // _dead_letter_queue (C6)
-//	DeadLetterTTL       time.Duration // _dead_letter_queue_messages_ttl; unset: the DLQ's default TTL, 1 h (M4)
+//	DeadLetterTTL       time.Duration // _dead_letter_queue_messages_ttl, counted from the move; unset: the message keeps its own expiry (C6)
 //	Flavor              string        // _flavor (P4)
 type QueueOptions = store.QueueOptions
 

@@ -100,6 +100,9 @@ func (s *Service) AddPool(ctx context.Context, p Pool) error {
 	if r.catStore == p.Store {
 		return store.Errorf(ErrInvalid, "pool %q: its store is the catalog's", p.Name)
 	}
+	if err := s.own(p.Store); err != nil {
+		return err
+	}
 	np := &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly}
 	r.setPools(append(r.pools[:len(r.pools):len(r.pools)], np))
 	s.watchStore(np)
@@ -187,6 +190,7 @@ func (s *Service) RemovePool(ctx context.Context, name string) error {
 	}
 	r.setPools(rest)
 	r.mu.Unlock()
+	defer s.disown(p.store)
 	return p.store.Close()
 }
 

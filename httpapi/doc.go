@@ -9,8 +9,10 @@
 // the same process use package herald directly. cmd/heraldd is a ready
 // server around it on a bolt file.
 //
-// The handler follows ../zaqar-v2.md (§§1–9) and its compatibility profile
-// (§14): Zaqar's routes, status codes, headers (Location,
+// The handler follows Zaqar's v2 API (the upstream reference is
+// https://docs.openstack.org/api-ref/message/; httpapi/testdata holds
+// exchanges recorded from the real server, which the golden tests replay):
+// Zaqar's routes, status codes, headers (Location,
 // X-Openstack-Request-Id), JSON shapes and error bodies
 // ({"title", "description"}). Every request but GET / needs a Client-ID
 // (a UUID unless Options.LaxClientID) and a project: X-Project-ID, or the
@@ -111,8 +113,10 @@
 //
 // # DEVIATIONS
 //
-// Where herald differs from Zaqar on purpose (DESIGN.md wins over
-// zaqar-v2.md, and §14's recommended deviations are taken):
+// Where herald differs from Zaqar on purpose (DESIGN.md wins). The §
+// numbers in this package's comments refer to the team's notes on Zaqar's
+// v2 API (zaqar-v2.md), which are not shipped; each cited behaviour is
+// pinned by a test here.
 //
 //   - Bodies over a cap answer 413 Request Entity Too Large, not 400, and a
 //     declared Content-Length over the cap is refused before any byte is
@@ -128,8 +132,9 @@
 //   - claim_count (shown by pop) counts every claim, with or without a
 //     dead-letter queue, and pop shows claim_id null.
 //   - claim_count survives renewals; a dead-letter move releases the
-//     message and gives it a fresh expiry (C4, C6). The dead-letter queue
-//     is created if missing.
+//     message, which keeps its own expiry unless the queue's
+//     _dead_letter_queue_messages_ttl gives it a lifetime counted from
+//     the move (C4, C6). The dead-letter queue is created if missing.
 //   - A per-message "delay" is honoured on every queue, not only on queues
 //     with a truthy _default_message_delay (M5), so listing hides delayed
 //     messages unless include_delayed=true, and next links do not force
