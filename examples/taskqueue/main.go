@@ -9,12 +9,18 @@
 //
 // Without -db the file lives in a temporary directory removed at exit.
 //
+// Ctrl-C (SIGINT) or SIGTERM stops a run gracefully: posting stops, jobs
+// claimed but not yet started are handed back without counting an
+// attempt, running handlers finish, and the summary says what was done
+// and how many jobs are left in the queue for the next run. A second
+// Ctrl-C ends the process at once.
+//
 // Run it again on the same file and it carries on as a service would: the
 // queues are durable, so jobs an earlier run left unfinished (it was
-// stopped early) are handled too and reported apart, and earlier runs'
-// dead letters stay in jobs.dead for inspection. Each run marks its jobs
-// with a run id ("<run>/<n>" bodies) and checks only its own: every one
-// processed or dead-lettered exactly once.
+// stopped, or killed) are handled too and reported apart, and earlier
+// runs' dead letters stay in jobs.dead for inspection. Each run marks its
+// jobs with a run id ("<run>/<n>" bodies) and checks only its own: every
+// one processed or dead-lettered exactly once.
 package main
 
 import (
@@ -27,10 +33,12 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/heraldmq/herald"
@@ -54,7 +62,12 @@ func main() {
 	}
 	c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	c.progress = os.Stderr
-	if err := run(c, os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Once the first signal has started the graceful stop, a second one
+	// ends the process at once, as it would without this handler.
+	context.AfterFunc(ctx, stop)
+	if err := run(ctx, c, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -75,7 +88,10 @@ type tally struct {
 	posted, done, retries, earlier atomic.Int64
 }
 
-func run(c config, out io.Writer) error {
+// run posts and handles c.jobs jobs until all are processed or
+// dead-lettered, or until ctx ends: then it stops gracefully and reports
+// what it did and what it leaves in the queue.
+func run(ctx context.Context, c config, out io.Writer) error {
 	if c.db == "" {
 		dir, err := os.MkdirTemp("", "taskqueue")
 		if err != nil {
@@ -95,10 +111,10 @@ func run(c config, out io.Writer) error {
 	}
 	defer svc.Close()
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+	// The store calls below outlive a stop: only the work ends with ctx.
+	bg := context.WithoutCancel(ctx)
 	q := svc.Queue("jobs")
-	if _, err := q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{
+	if _, err := q.Create(bg, herald.Metadata{}.WithOptions(herald.QueueOptions{
 		MaxClaimCount:   3, // three attempts, then the dead-letter queue
 		DeadLetterQueue: "jobs.dead",
 		// Without it a dead letter keeps the job's own expiry (by default
@@ -109,19 +125,21 @@ func run(c config, out io.Writer) error {
 		return err
 	}
 	dlq := svc.Queue("jobs.dead")
-	dead, err := deadSince(ctx, dlq)
+	dead, err := deadSince(bg, dlq)
 	if err != nil {
 		return err
 	}
 
 	t := tally{run: rand.Text()}
 	start := time.Now()
+	work, stopWork := context.WithCancel(ctx)
+	defer stopWork()
 	produced := make(chan error, 1)
-	go func() { produced <- produce(ctx, q, c, &t) }()
+	go func() { produced <- produce(work, q, c, &t) }()
 
 	consumed := make(chan error, 1)
 	go func() {
-		consumed <- q.Consume(ctx, func(ctx context.Context, m herald.Message) error {
+		consumed <- q.Consume(work, func(ctx context.Context, m herald.Message) error {
 			return handle(c, m, &t)
 		}, herald.ConsumeOptions{
 			Concurrency: c.workers,
@@ -130,25 +148,55 @@ func run(c config, out io.Writer) error {
 		})
 	}()
 
-	if err := watch(ctx, q, dlq, c, &t, &dead, produced); err != nil {
+	w := watcher{q: q, dlq: dlq, c: c, t: &t, dead: &dead}
+	werr := w.watch(work, produced)
+	stopWork()
+	cerr := <-consumed
+	if w.posting {
+		// Posts end with work's ctx: an error now is the stop's own.
+		<-produced
+	}
+	if err := errors.Join(werr, cerr); err != nil {
 		return err
 	}
-	stop()
-	if err := <-consumed; err != nil {
+	stopped := w.stopped
+	end := time.Now()
+	// Counted again now that Consume has stopped: its last moves to the
+	// dead-letter queue happened after the last look.
+	if err := dead.update(bg, dlq, t.run); err != nil {
 		return err
 	}
-	elapsed := time.Since(start)
-	fmt.Fprintf(out, "jobs %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
-		c.jobs, t.done.Load(), t.retries.Load(), dead.own, elapsed.Round(time.Millisecond),
-		float64(c.jobs)/elapsed.Seconds())
+	if stopped {
+		left, err := q.Stats(bg)
+		if err != nil {
+			return err
+		}
+		elapsed := end.Sub(start)
+		fmt.Fprintf(out, "stopped early: jobs %d  posted %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
+			c.jobs, t.posted.Load(), t.done.Load(), t.retries.Load(), dead.own, elapsed.Round(time.Millisecond),
+			rate(t.done.Load()+dead.own, elapsed))
+		fmt.Fprintf(out, "left in the queue for the next run: %d jobs (%d claimed)\n", left.Total, left.Claimed)
+	} else {
+		elapsed := end.Sub(start)
+		fmt.Fprintf(out, "jobs %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
+			c.jobs, t.done.Load(), t.retries.Load(), dead.own, elapsed.Round(time.Millisecond),
+			rate(int64(c.jobs), elapsed))
+	}
 	if n := t.earlier.Load() + dead.earlier; n > 0 {
 		fmt.Fprintf(out, "and %d jobs left by earlier runs: processed %d  dead-lettered %d\n",
 			n, t.earlier.Load(), dead.earlier)
 	}
-	if got := t.done.Load() + dead.own; got != int64(c.jobs) {
+	if got := t.done.Load() + dead.own; !stopped && got != int64(c.jobs) {
 		return fmt.Errorf("%d processed + dead-lettered of %d jobs: each should be exactly once", got, c.jobs)
 	}
 	return nil
+}
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
 }
 
 // handle is the work: job n fails as the config says.
@@ -256,40 +304,83 @@ func (d *deadCount) update(ctx context.Context, dlq *herald.Queue, run string) e
 	}
 }
 
+// watcher shows progress until the work is done or stopped.
+type watcher struct {
+	q, dlq *herald.Queue
+	c      config
+	t      *tally
+	dead   *deadCount
+
+	posting bool // not every job posted yet
+	stopped bool // ctx ended before the work did
+}
+
 // watch shows progress from the first post until every job is posted and
 // the queue is empty (every job processed or dead-lettered: nothing in
-// flight), and counts the dead letters into dead.
-func watch(ctx context.Context, q, dlq *herald.Queue, c config, t *tally, dead *deadCount, produced <-chan error) error {
+// flight), or until ctx ends, and counts the dead letters into w.dead.
+func (w *watcher) watch(ctx context.Context, produced <-chan error) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	posting := true
+	w.posting = true
 	for {
 		select {
+		case <-ctx.Done():
 		case err := <-produced:
-			if err != nil {
+			w.posting = false
+			if err != nil && ctx.Err() == nil {
 				return err
 			}
-			posting = false
 		case <-tick.C:
+		}
+		if ctx.Err() != nil {
+			return w.stop(ctx, nil)
 		}
 		// Stats first: a move to the dead-letter queue leaves q in the
 		// same step, so once q is seen empty the count below sees them all.
-		st, err := q.Stats(ctx)
+		st, err := w.q.Stats(ctx)
 		if err != nil {
-			return err
+			return w.stop(ctx, err)
 		}
-		if err := dead.update(ctx, dlq, t.run); err != nil {
-			return err
+		if err := w.dead.update(ctx, w.dlq, w.t.run); err != nil {
+			return w.stop(ctx, err)
 		}
-		if c.progress != nil {
-			fmt.Fprintf(c.progress, "\rposted %d/%d  processed %d  retries %d  dead-lettered %d  in queue %d   ",
-				t.posted.Load(), c.jobs, t.done.Load(), t.retries.Load(), dead.own, st.Total)
-		}
-		if !posting && st.Total == 0 {
-			if c.progress != nil {
-				fmt.Fprintln(c.progress)
-			}
+		done := !w.posting && st.Total == 0
+		w.line(done, st.Total)
+		if done {
 			return nil
 		}
+	}
+}
+
+// stop ends the progress display when ctx has ended, the error of any
+// store call it cut short with it; otherwise err stands.
+func (w *watcher) stop(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	w.stopped = true
+	w.line(true, queueTotal(ctx, w.q))
+	return nil
+}
+
+func queueTotal(ctx context.Context, q *herald.Queue) int64 {
+	st, err := q.Stats(context.WithoutCancel(ctx))
+	if err != nil {
+		return -1
+	}
+	return st.Total
+}
+
+// line writes the progress line, rewritten in place each tick; last ends
+// it.
+func (w *watcher) line(last bool, inQueue int64) {
+	p := w.c.progress
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(p, "\rposted %d/%d  processed %d  retries %d  dead-lettered %d  in queue %d   ",
+		w.t.posted.Load(), w.c.jobs, w.t.done.Load(), w.t.retries.Load(), w.dead.own, inQueue)
+	if last {
+		fmt.Fprintln(p)
 	}
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,7 +22,16 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the test binary as the command itself when
+// TASKQUEUE_MAIN holds its arguments (see runMain); otherwise the tests.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("TASKQUEUE_MAIN"); ok {
+		os.Args = append(os.Args[:1], strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func small(db string) config {
 	return config{
@@ -38,7 +51,7 @@ var smallResult = regexp.MustCompile(`^jobs 500  processed 494  retries 12  dead
 // lost, the queue drained, and no goroutine outlives it.
 func TestRunLosesNoJob(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, run(small(filepath.Join(t.TempDir(), "jobs.db")), &out))
+	require.NoError(t, run(t.Context(), small(filepath.Join(t.TempDir(), "jobs.db")), &out))
 	require.Regexp(t, smallResult, out.String())
 }
 
@@ -50,7 +63,7 @@ func TestRunTwiceOnOneFile(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "jobs.db")
 	for i := range 2 {
 		var out bytes.Buffer
-		require.NoError(t, run(small(db), &out), "run %d", i+1)
+		require.NoError(t, run(t.Context(), small(db), &out), "run %d", i+1)
 		require.Regexp(t, smallResult, out.String(), "run %d", i+1)
 		require.NotContains(t, out.String(), "earlier runs", "run %d", i+1)
 	}
@@ -61,7 +74,7 @@ func TestRunTwiceOnOneFile(t *testing.T) {
 // by the next run and reported apart from its own.
 func TestRunHandlesEarlierJobs(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "jobs.db")
-	require.NoError(t, run(small(db), new(bytes.Buffer)))
+	require.NoError(t, run(t.Context(), small(db), new(bytes.Buffer)))
 	withQueue(t, db, func(q *herald.Queue) {
 		// Two ordinary jobs and a poison one of an earlier run, and a bare
 		// number as an earlier version of the example posted.
@@ -71,7 +84,7 @@ func TestRunHandlesEarlierJobs(t *testing.T) {
 		}
 	})
 	var out bytes.Buffer
-	require.NoError(t, run(small(db), &out))
+	require.NoError(t, run(t.Context(), small(db), &out))
 	require.Regexp(t, smallResult, out.String())
 	require.Contains(t, out.String(), "and 4 jobs left by earlier runs: processed 3  dead-lettered 1\n")
 }
@@ -94,7 +107,7 @@ func TestRunShowsProgressWhilePosting(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	require.NoError(t, run(c, &out))
+	require.NoError(t, run(t.Context(), c, &out))
 	require.Regexp(t, smallResult, out.String())
 	require.Regexp(t, `posted 500/500  processed 494  retries 12  dead-lettered 6  in queue 0 *\n$`, p.String())
 }
@@ -144,4 +157,69 @@ func deadLetters(t *testing.T, db string) (n int64) {
 		n = st.Total
 	})
 	return n
+}
+
+// Ctrl-C stops a run gracefully: the process is not killed, the summary
+// prints and the jobs left are handed back, none still claimed, and every
+// posted job is processed, dead-lettered or left in the queue.
+func TestMainStopsGracefullyOnInterrupt(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "jobs.db")
+	cmd, progress := runMain(t, "-db "+db+" -jobs 1000000")
+	stderr := bufio.NewScanner(progress)
+	stderr.Split(scanProgress)
+	require.True(t, stderr.Scan(), "a first progress line")
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	for stderr.Scan() {
+	}
+	require.NoError(t, cmd.Wait(), "exit status 0 after Ctrl-C")
+
+	out := cmd.Stdout.(*bytes.Buffer).String()
+	m := regexp.MustCompile(`^stopped early: jobs 1000000  posted (\d+)  processed (\d+)  retries \d+  dead-lettered (\d+)  in \S+ \(\d+ jobs/s\)\n` +
+		`left in the queue for the next run: (\d+) jobs \(0 claimed\)\n$`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	n := func(s string) int64 {
+		v, err := strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+		return v
+	}
+	require.Equal(t, n(m[1]), n(m[2])+n(m[3])+n(m[4]), "posted = processed + dead-lettered + left")
+	require.Less(t, n(m[1]), int64(1000000), "stopped while posting")
+	withQueue(t, db, func(q *herald.Queue) {
+		st, err := q.Stats(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, n(m[4]), st.Total)
+		require.Zero(t, st.Claimed, "nothing left leased to the stopped run")
+	})
+}
+
+// runMain starts the test binary as the command with args (see TestMain),
+// its stdout kept in a buffer; it returns the command and its stderr.
+func runMain(t *testing.T, args string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "TASKQUEUE_MAIN="+args)
+	cmd.Stdout = new(bytes.Buffer)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, stderr
+}
+
+// scanProgress splits progress output into lines ended by "\n" or "\r".
+func scanProgress(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
 }
