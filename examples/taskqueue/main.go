@@ -8,6 +8,8 @@
 //	go run ./examples/taskqueue [-db jobs.db] [-jobs 20000] [-workers 8] [-v]
 //
 // Without -db the file lives in a temporary directory removed at exit.
+// Progress goes to stderr: one line rewritten in place on a terminal,
+// a plain line every two seconds otherwise (a pipe, a log file).
 //
 // Ctrl-C (SIGINT) or SIGTERM stops a run gracefully: posting stops, jobs
 // claimed but not yet started are handed back without counting an
@@ -62,6 +64,9 @@ func main() {
 	}
 	c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	c.progress = os.Stderr
+	if !isTerminal(os.Stderr) {
+		c.lineEvery = 2 * time.Second
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Once the first signal has started the graceful stop, a second one
@@ -72,13 +77,21 @@ func main() {
 	}
 }
 
+// isTerminal reports whether f is a terminal, where "\r" can rewrite a
+// line in place; elsewhere it would pile up as one endless line.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 type config struct {
 	db                                      string
 	jobs, workers, producers                int
 	flakyEvery, poisonEvery, malformedEvery int
 	log                                     *slog.Logger
-	progress                                io.Writer   // nil: no progress line
-	beforePost                              func(n int) // nil: none; tests hold producers with it
+	progress                                io.Writer     // nil: no progress line
+	lineEvery                               time.Duration // zero: one line rewritten with "\r"; else a plain line this often
+	beforePost                              func(n int)   // nil: none; tests hold producers with it
 }
 
 // tally counts what the producers and handlers saw. done and retries count
@@ -311,8 +324,9 @@ type watcher struct {
 	t      *tally
 	dead   *deadCount
 
-	posting bool // not every job posted yet
-	stopped bool // ctx ended before the work did
+	posting  bool      // not every job posted yet
+	lastLine time.Time // when the last plain progress line was written
+	stopped  bool      // ctx ended before the work did
 }
 
 // watch shows progress from the first post until every job is posted and
@@ -371,16 +385,23 @@ func queueTotal(ctx context.Context, q *herald.Queue) int64 {
 	return st.Total
 }
 
-// line writes the progress line, rewritten in place each tick; last ends
-// it.
+// line writes the progress line: rewritten in place each tick, or a plain
+// line every w.c.lineEvery; last ends it.
 func (w *watcher) line(last bool, inQueue int64) {
 	p := w.c.progress
 	if p == nil {
 		return
 	}
-	fmt.Fprintf(p, "\rposted %d/%d  processed %d  retries %d  dead-lettered %d  in queue %d   ",
+	text := fmt.Sprintf("posted %d/%d  processed %d  retries %d  dead-lettered %d  in queue %d",
 		w.t.posted.Load(), w.c.jobs, w.t.done.Load(), w.t.retries.Load(), w.dead.own, inQueue)
-	if last {
-		fmt.Fprintln(p)
+	switch now := time.Now(); {
+	case w.c.lineEvery == 0:
+		fmt.Fprintf(p, "\r%s   ", text)
+		if last {
+			fmt.Fprintln(p)
+		}
+	case last || now.Sub(w.lastLine) >= w.c.lineEvery:
+		fmt.Fprintln(p, text)
+		w.lastLine = now
 	}
 }

@@ -159,6 +159,21 @@ func deadLetters(t *testing.T, db string) (n int64) {
 	return n
 }
 
+// Off a terminal (here a pipe) progress comes as plain lines, not one line
+// rewritten with "\r" that a log file would keep as one endless line.
+func TestMainWritesPlainLinesOffATerminal(t *testing.T) {
+	cmd, stderr := runMain(t, "-db "+filepath.Join(t.TempDir(), "jobs.db")+" -jobs 200")
+	all, err := io.ReadAll(stderr)
+	require.NoError(t, err)
+	require.NoError(t, cmd.Wait())
+	require.NotContains(t, string(all), "\r")
+	lines := strings.Split(strings.TrimSuffix(string(all), "\n"), "\n")
+	for _, l := range lines {
+		require.Regexp(t, `^posted \d+/200  processed \d+  retries \d+  dead-lettered \d+  in queue \d+$`, l)
+	}
+	require.Equal(t, "posted 200/200  processed 200  retries 4  dead-lettered 0  in queue 0", lines[len(lines)-1])
+}
+
 // Ctrl-C stops a run gracefully: the process is not killed, the summary
 // prints and the jobs left are handed back, none still claimed, and every
 // posted job is processed, dead-lettered or left in the queue.
