@@ -20,9 +20,12 @@
 // Run it again on the same file and it carries on as a service would: the
 // queues are durable, so jobs an earlier run left unfinished (it was
 // stopped, or killed) are handled too and reported apart, and earlier
-// runs' dead letters stay in jobs.dead for inspection. Each run marks its
-// jobs with a run id ("<run>/<n>" bodies) and checks only its own: every
-// one processed or dead-lettered exactly once.
+// runs' dead letters stay in jobs.dead for inspection. Jobs a killed run
+// had claimed stay leased to it until their leases end (30 s, Consume's
+// LeaseTTL); a rerun waits for them, says so, and reports its own jobs'
+// rate without that wait. Each run marks its jobs with a run id
+// ("<run>/<n>" bodies) and checks only its own: every one processed or
+// dead-lettered exactly once.
 package main
 
 import (
@@ -96,9 +99,12 @@ type config struct {
 
 // tally counts what the producers and handlers saw. done and retries count
 // this run's jobs; earlier counts jobs of earlier runs processed now.
+// lastOwn is when a handler last returned on one of this run's jobs (Unix
+// nanoseconds): once they are all done, the end of this run's own work.
 type tally struct {
 	run                            string
 	posted, done, retries, earlier atomic.Int64
+	lastOwn                        atomic.Int64
 }
 
 // run posts and handles c.jobs jobs until all are processed or
@@ -142,6 +148,10 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	leased, err := leasedAtStart(bg, q)
+	if err != nil {
+		return err
+	}
 
 	t := tally{run: rand.Text()}
 	start := time.Now()
@@ -161,7 +171,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		})
 	}()
 
-	w := watcher{q: q, dlq: dlq, c: c, t: &t, dead: &dead}
+	w := watcher{q: q, dlq: dlq, c: c, t: &t, dead: &dead, leased: leased}
 	werr := w.watch(work, produced)
 	stopWork()
 	cerr := <-consumed
@@ -190,10 +200,20 @@ func run(ctx context.Context, c config, out io.Writer) error {
 			rate(t.done.Load()+dead.own, elapsed))
 		fmt.Fprintf(out, "left in the queue for the next run: %d jobs (%d claimed)\n", left.Total, left.Claimed)
 	} else {
-		elapsed := end.Sub(start)
+		// The rate is this run's own work: a wait for an earlier run's
+		// leases (below) says nothing about how fast jobs are handled.
+		ownEnd := end
+		if n := t.lastOwn.Load(); n != 0 {
+			ownEnd = time.Unix(0, n)
+		}
+		elapsed := ownEnd.Sub(start)
 		fmt.Fprintf(out, "jobs %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
 			c.jobs, t.done.Load(), t.retries.Load(), dead.own, elapsed.Round(time.Millisecond),
 			rate(int64(c.jobs), elapsed))
+		if w.waitN > 0 {
+			fmt.Fprintf(out, "then waited %v for %d jobs leased by an earlier run until their leases ended\n",
+				end.Sub(w.waitFrom).Round(time.Millisecond), w.waitN)
+		}
 	}
 	if n := t.earlier.Load() + dead.earlier; n > 0 {
 		fmt.Fprintf(out, "and %d jobs left by earlier runs: processed %d  dead-lettered %d\n",
@@ -212,12 +232,23 @@ func rate(n int64, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
+// ownReturned records that a handler returned on one of this run's jobs:
+// lastOwn keeps the latest such time, whichever handler stores last.
+func (t *tally) ownReturned() {
+	now := time.Now().UnixNano()
+	for old := t.lastOwn.Load(); now > old && !t.lastOwn.CompareAndSwap(old, now); old = t.lastOwn.Load() {
+	}
+}
+
 // handle is the work: job n fails as the config says.
 func handle(c config, m herald.Message, t *tally) error {
 	run, n, err := parseJob(m.Body)
 	mine := run == t.run
-	if mine && m.ClaimCount > 1 {
-		t.retries.Add(1)
+	if mine {
+		defer t.ownReturned()
+		if m.ClaimCount > 1 {
+			t.retries.Add(1)
+		}
 	}
 	switch {
 	case err != nil || every(n, c.malformedEvery):
@@ -317,15 +348,45 @@ func (d *deadCount) update(ctx context.Context, dlq *herald.Queue, run string) e
 	}
 }
 
-// watcher shows progress until the work is done or stopped.
+// leasedAtStart returns the claims live on q before this run claimed
+// anything, with when each ends. bolt locks its file, so no other process
+// holds q: they are an earlier run's, killed before it could hand its
+// jobs back, and nobody can handle those jobs until the leases end.
+func leasedAtStart(ctx context.Context, q *herald.Queue) (map[herald.ID]time.Time, error) {
+	st, err := q.Stats(ctx)
+	if err != nil || st.Claimed == 0 {
+		return nil, err
+	}
+	leased := make(map[herald.ID]time.Time)
+	var marker herald.ID
+	for {
+		page, err := q.List(ctx, herald.ListOptions{Marker: marker, Limit: 100, IncludeClaimed: true, IncludeDelayed: true})
+		if err != nil || len(page) == 0 {
+			return leased, err
+		}
+		for _, m := range page {
+			if !m.ClaimID.IsZero() {
+				leased[m.ClaimID] = m.ClaimExpires
+			}
+		}
+		marker = page[len(page)-1].ID
+	}
+}
+
+// watcher shows progress and notices when this run is only waiting for
+// an earlier run's leases.
 type watcher struct {
 	q, dlq *herald.Queue
 	c      config
 	t      *tally
 	dead   *deadCount
+	leased map[herald.ID]time.Time // claims live at start: an earlier run's
 
 	posting  bool      // not every job posted yet
 	lastLine time.Time // when the last plain progress line was written
+	waitFrom time.Time // when the wait for leased jobs began
+	waitN    int64     // how many jobs it was for; zero: no wait
+	checked  bool      // the leases were looked at once this run's jobs were done
 	stopped  bool      // ctx ended before the work did
 }
 
@@ -362,6 +423,12 @@ func (w *watcher) watch(ctx context.Context, produced <-chan error) error {
 		w.line(done, st.Total)
 		if done {
 			return nil
+		}
+		if !w.posting && !w.checked && w.t.done.Load()+w.dead.own == int64(w.c.jobs) {
+			w.checked = true
+			if err := w.noticeWait(ctx); err != nil {
+				return w.stop(ctx, err)
+			}
 		}
 	}
 }
@@ -404,4 +471,48 @@ func (w *watcher) line(last bool, inQueue int64) {
 		fmt.Fprintln(p, text)
 		w.lastLine = now
 	}
+}
+
+// noticeWait is called once this run's own jobs are all done while q is
+// not yet empty. If what is left includes jobs still under an earlier
+// run's leases, the run can only wait for those leases to end: say so
+// once, rather than sit silent for up to LeaseTTL.
+func (w *watcher) noticeWait(ctx context.Context) error {
+	if len(w.leased) == 0 {
+		return nil
+	}
+	now := time.Now()
+	var n int64
+	var until time.Time
+	var marker herald.ID
+	for {
+		page, err := w.q.List(ctx, herald.ListOptions{Marker: marker, Limit: 100, IncludeClaimed: true, IncludeDelayed: true})
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, m := range page {
+			if _, ok := w.leased[m.ClaimID]; ok && !m.ClaimID.IsZero() {
+				n++
+				if m.ClaimExpires.After(until) {
+					until = m.ClaimExpires
+				}
+			}
+		}
+		marker = page[len(page)-1].ID
+	}
+	if n == 0 {
+		return nil
+	}
+	w.waitFrom, w.waitN = now, n
+	if p := w.c.progress; p != nil {
+		if w.c.lineEvery == 0 {
+			fmt.Fprintln(p) // keep the rewritten line above the notice
+		}
+		fmt.Fprintf(p, "waiting for %d jobs still leased by an earlier run (their leases end within %v)\n",
+			n, until.Sub(now).Round(time.Second))
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/heraldmq/herald"
@@ -159,6 +160,53 @@ func deadLetters(t *testing.T, db string) (n int64) {
 	return n
 }
 
+// A run killed with kill -9 leaves the jobs it had claimed leased to it
+// until their leases end. The next run does its own jobs, then says once
+// that it is waiting for those leases instead of sitting silent, and its
+// rate covers its own jobs, not the wait. The killed run is played by a
+// claim taken and left live; synctest's clock runs the 30 s lease out
+// (and shows that plain progress lines come at their interval).
+func TestRunSaysItWaitsForAnEarlierRunsLeases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "jobs.db")
+		c := small(db)
+		c.jobs = 50 // job 50 is flaky: 1 retry
+		require.NoError(t, run(t.Context(), c, new(bytes.Buffer)), "the run that creates the queues")
+		withQueue(t, db, func(q *herald.Queue) {
+			ctx := context.Background()
+			for _, body := range []string{"EARLIER/1", "EARLIER/2", "EARLIER/3"} {
+				_, err := q.Post(ctx, herald.Draft{Body: []byte(body)})
+				require.NoError(t, err)
+			}
+			cl, err := q.Claim(ctx, herald.ClaimOptions{TTL: 30 * time.Second, Limit: 3})
+			require.NoError(t, err)
+			require.Len(t, cl.Messages, 3)
+		})
+
+		p := new(lockedBuffer)
+		c.progress, c.lineEvery = p, 2*time.Second
+		start := time.Now()
+		var out bytes.Buffer
+		require.NoError(t, run(t.Context(), c, &out))
+		require.GreaterOrEqual(t, time.Since(start), 30*time.Second, "the leases were waited for")
+
+		require.Regexp(t, `\nwaiting for 3 jobs still leased by an earlier run \(their leases end within 30s\)\n`, p.String())
+		require.Equal(t, 1, strings.Count(p.String(), "waiting for"), "said once")
+		lines := strings.Count(p.String(), "posted 50/50")
+		require.True(t, lines >= 10 && lines <= 20, "a plain line every 2 s over the 30 s, not every tick: %d", lines)
+		m := regexp.MustCompile(`^jobs 50  processed 50  retries 1  dead-lettered 0  in (\S+) \((\d+) jobs/s\)\n` +
+			`then waited (\S+) for 3 jobs leased by an earlier run until their leases ended\n` +
+			`and 3 jobs left by earlier runs: processed 3  dead-lettered 0\n$`).FindStringSubmatch(out.String())
+		require.NotNil(t, m, out.String())
+		own, err := time.ParseDuration(m[1])
+		require.NoError(t, err)
+		require.Less(t, own, 5*time.Second, "the rate is over this run's own jobs")
+		waited, err := time.ParseDuration(m[3])
+		require.NoError(t, err)
+		require.Greater(t, waited, 25*time.Second)
+	})
+}
+
 // Off a terminal (here a pipe) progress comes as plain lines, not one line
 // rewritten with "\r" that a log file would keep as one endless line.
 func TestMainWritesPlainLinesOffATerminal(t *testing.T) {
@@ -237,4 +285,22 @@ func scanProgress(data []byte, atEOF bool) (advance int, token []byte, err error
 		return len(data), data, nil
 	}
 	return 0, nil, nil
+}
+
+// lockedBuffer is a progress writer safe to read while the run writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
