@@ -8,13 +8,24 @@
 //	go run ./examples/taskqueue [-db jobs.db] [-jobs 20000] [-workers 8] [-v]
 //
 // Without -db the file lives in a temporary directory removed at exit.
+// Progress goes to stderr: one line rewritten in place on a terminal,
+// a plain line every two seconds otherwise (a pipe, a log file).
+//
+// Ctrl-C (SIGINT) or SIGTERM stops a run gracefully: posting stops, jobs
+// claimed but not yet started are handed back without counting an
+// attempt, running handlers finish, and the summary says what was done
+// and how many jobs are left in the queue for the next run. A second
+// Ctrl-C ends the process at once.
 //
 // Run it again on the same file and it carries on as a service would: the
 // queues are durable, so jobs an earlier run left unfinished (it was
-// stopped early) are handled too and reported apart, and earlier runs'
-// dead letters stay in jobs.dead for inspection. Each run marks its jobs
-// with a run id ("<run>/<n>" bodies) and checks only its own: every one
-// processed or dead-lettered exactly once.
+// stopped, or killed) are handled too and reported apart, and earlier
+// runs' dead letters stay in jobs.dead for inspection. Jobs a killed run
+// had claimed stay leased to it until their leases end (30 s, Consume's
+// LeaseTTL); a rerun waits for them, says so, and reports its own jobs'
+// rate without that wait. Each run marks its jobs with a run id
+// ("<run>/<n>" bodies) and checks only its own: every one processed or
+// dead-lettered exactly once.
 package main
 
 import (
@@ -27,10 +38,12 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/heraldmq/herald"
@@ -54,9 +67,24 @@ func main() {
 	}
 	c.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	c.progress = os.Stderr
-	if err := run(c, os.Stdout); err != nil {
+	if !isTerminal(os.Stderr) {
+		c.lineEvery = 2 * time.Second
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Once the first signal has started the graceful stop, a second one
+	// ends the process at once, as it would without this handler.
+	context.AfterFunc(ctx, stop)
+	if err := run(ctx, c, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// isTerminal reports whether f is a terminal, where "\r" can rewrite a
+// line in place; elsewhere it would pile up as one endless line.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 type config struct {
@@ -64,18 +92,25 @@ type config struct {
 	jobs, workers, producers                int
 	flakyEvery, poisonEvery, malformedEvery int
 	log                                     *slog.Logger
-	progress                                io.Writer   // nil: no progress line
-	beforePost                              func(n int) // nil: none; tests hold producers with it
+	progress                                io.Writer     // nil: no progress line
+	lineEvery                               time.Duration // zero: one line rewritten with "\r"; else a plain line this often
+	beforePost                              func(n int)   // nil: none; tests hold producers with it
 }
 
 // tally counts what the producers and handlers saw. done and retries count
 // this run's jobs; earlier counts jobs of earlier runs processed now.
+// lastOwn is when a handler last returned on one of this run's jobs (Unix
+// nanoseconds): once they are all done, the end of this run's own work.
 type tally struct {
 	run                            string
 	posted, done, retries, earlier atomic.Int64
+	lastOwn                        atomic.Int64
 }
 
-func run(c config, out io.Writer) error {
+// run posts and handles c.jobs jobs until all are processed or
+// dead-lettered, or until ctx ends: then it stops gracefully and reports
+// what it did and what it leaves in the queue.
+func run(ctx context.Context, c config, out io.Writer) error {
 	if c.db == "" {
 		dir, err := os.MkdirTemp("", "taskqueue")
 		if err != nil {
@@ -95,10 +130,10 @@ func run(c config, out io.Writer) error {
 	}
 	defer svc.Close()
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+	// The store calls below outlive a stop: only the work ends with ctx.
+	bg := context.WithoutCancel(ctx)
 	q := svc.Queue("jobs")
-	if _, err := q.Create(ctx, herald.Metadata{}.WithOptions(herald.QueueOptions{
+	if _, err := q.Create(bg, herald.Metadata{}.WithOptions(herald.QueueOptions{
 		MaxClaimCount:   3, // three attempts, then the dead-letter queue
 		DeadLetterQueue: "jobs.dead",
 		// Without it a dead letter keeps the job's own expiry (by default
@@ -109,19 +144,25 @@ func run(c config, out io.Writer) error {
 		return err
 	}
 	dlq := svc.Queue("jobs.dead")
-	dead, err := deadSince(ctx, dlq)
+	dead, err := deadSince(bg, dlq)
+	if err != nil {
+		return err
+	}
+	leased, err := leasedAtStart(bg, q)
 	if err != nil {
 		return err
 	}
 
 	t := tally{run: rand.Text()}
 	start := time.Now()
+	work, stopWork := context.WithCancel(ctx)
+	defer stopWork()
 	produced := make(chan error, 1)
-	go func() { produced <- produce(ctx, q, c, &t) }()
+	go func() { produced <- produce(work, q, c, &t) }()
 
 	consumed := make(chan error, 1)
 	go func() {
-		consumed <- q.Consume(ctx, func(ctx context.Context, m herald.Message) error {
+		consumed <- q.Consume(work, func(ctx context.Context, m herald.Message) error {
 			return handle(c, m, &t)
 		}, herald.ConsumeOptions{
 			Concurrency: c.workers,
@@ -130,33 +171,84 @@ func run(c config, out io.Writer) error {
 		})
 	}()
 
-	if err := watch(ctx, q, dlq, c, &t, &dead, produced); err != nil {
+	w := watcher{q: q, dlq: dlq, c: c, t: &t, dead: &dead, leased: leased}
+	werr := w.watch(work, produced)
+	stopWork()
+	cerr := <-consumed
+	if w.posting {
+		// Posts end with work's ctx: an error now is the stop's own.
+		<-produced
+	}
+	if err := errors.Join(werr, cerr); err != nil {
 		return err
 	}
-	stop()
-	if err := <-consumed; err != nil {
+	stopped := w.stopped
+	end := time.Now()
+	// Counted again now that Consume has stopped: its last moves to the
+	// dead-letter queue happened after the last look.
+	if err := dead.update(bg, dlq, t.run); err != nil {
 		return err
 	}
-	elapsed := time.Since(start)
-	fmt.Fprintf(out, "jobs %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
-		c.jobs, t.done.Load(), t.retries.Load(), dead.own, elapsed.Round(time.Millisecond),
-		float64(c.jobs)/elapsed.Seconds())
+	if stopped {
+		left, err := q.Stats(bg)
+		if err != nil {
+			return err
+		}
+		elapsed := end.Sub(start)
+		fmt.Fprintf(out, "stopped early: jobs %d  posted %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
+			c.jobs, t.posted.Load(), t.done.Load(), t.retries.Load(), dead.own, elapsed.Round(time.Millisecond),
+			rate(t.done.Load()+dead.own, elapsed))
+		fmt.Fprintf(out, "left in the queue for the next run: %d jobs (%d claimed)\n", left.Total, left.Claimed)
+	} else {
+		// The rate is this run's own work: a wait for an earlier run's
+		// leases (below) says nothing about how fast jobs are handled.
+		ownEnd := end
+		if n := t.lastOwn.Load(); n != 0 {
+			ownEnd = time.Unix(0, n)
+		}
+		elapsed := ownEnd.Sub(start)
+		fmt.Fprintf(out, "jobs %d  processed %d  retries %d  dead-lettered %d  in %v (%.0f jobs/s)\n",
+			c.jobs, t.done.Load(), t.retries.Load(), dead.own, elapsed.Round(time.Millisecond),
+			rate(int64(c.jobs), elapsed))
+		if w.waitN > 0 {
+			fmt.Fprintf(out, "then waited %v for %d jobs leased by an earlier run until their leases ended\n",
+				end.Sub(w.waitFrom).Round(time.Millisecond), w.waitN)
+		}
+	}
 	if n := t.earlier.Load() + dead.earlier; n > 0 {
 		fmt.Fprintf(out, "and %d jobs left by earlier runs: processed %d  dead-lettered %d\n",
 			n, t.earlier.Load(), dead.earlier)
 	}
-	if got := t.done.Load() + dead.own; got != int64(c.jobs) {
+	if got := t.done.Load() + dead.own; !stopped && got != int64(c.jobs) {
 		return fmt.Errorf("%d processed + dead-lettered of %d jobs: each should be exactly once", got, c.jobs)
 	}
 	return nil
+}
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// ownReturned records that a handler returned on one of this run's jobs:
+// lastOwn keeps the latest such time, whichever handler stores last.
+func (t *tally) ownReturned() {
+	now := time.Now().UnixNano()
+	for old := t.lastOwn.Load(); now > old && !t.lastOwn.CompareAndSwap(old, now); old = t.lastOwn.Load() {
+	}
 }
 
 // handle is the work: job n fails as the config says.
 func handle(c config, m herald.Message, t *tally) error {
 	run, n, err := parseJob(m.Body)
 	mine := run == t.run
-	if mine && m.ClaimCount > 1 {
-		t.retries.Add(1)
+	if mine {
+		defer t.ownReturned()
+		if m.ClaimCount > 1 {
+			t.retries.Add(1)
+		}
 	}
 	switch {
 	case err != nil || every(n, c.malformedEvery):
@@ -256,40 +348,171 @@ func (d *deadCount) update(ctx context.Context, dlq *herald.Queue, run string) e
 	}
 }
 
+// leasedAtStart returns the claims live on q before this run claimed
+// anything, with when each ends. bolt locks its file, so no other process
+// holds q: they are an earlier run's, killed before it could hand its
+// jobs back, and nobody can handle those jobs until the leases end.
+func leasedAtStart(ctx context.Context, q *herald.Queue) (map[herald.ID]time.Time, error) {
+	st, err := q.Stats(ctx)
+	if err != nil || st.Claimed == 0 {
+		return nil, err
+	}
+	leased := make(map[herald.ID]time.Time)
+	var marker herald.ID
+	for {
+		page, err := q.List(ctx, herald.ListOptions{Marker: marker, Limit: 100, IncludeClaimed: true, IncludeDelayed: true})
+		if err != nil || len(page) == 0 {
+			return leased, err
+		}
+		for _, m := range page {
+			if !m.ClaimID.IsZero() {
+				leased[m.ClaimID] = m.ClaimExpires
+			}
+		}
+		marker = page[len(page)-1].ID
+	}
+}
+
+// watcher shows progress and notices when this run is only waiting for
+// an earlier run's leases.
+type watcher struct {
+	q, dlq *herald.Queue
+	c      config
+	t      *tally
+	dead   *deadCount
+	leased map[herald.ID]time.Time // claims live at start: an earlier run's
+
+	posting  bool      // not every job posted yet
+	lastLine time.Time // when the last plain progress line was written
+	waitFrom time.Time // when the wait for leased jobs began
+	waitN    int64     // how many jobs it was for; zero: no wait
+	checked  bool      // the leases were looked at once this run's jobs were done
+	stopped  bool      // ctx ended before the work did
+}
+
 // watch shows progress from the first post until every job is posted and
 // the queue is empty (every job processed or dead-lettered: nothing in
-// flight), and counts the dead letters into dead.
-func watch(ctx context.Context, q, dlq *herald.Queue, c config, t *tally, dead *deadCount, produced <-chan error) error {
+// flight), or until ctx ends, and counts the dead letters into w.dead.
+func (w *watcher) watch(ctx context.Context, produced <-chan error) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	posting := true
+	w.posting = true
 	for {
 		select {
+		case <-ctx.Done():
 		case err := <-produced:
-			if err != nil {
+			w.posting = false
+			if err != nil && ctx.Err() == nil {
 				return err
 			}
-			posting = false
 		case <-tick.C:
+		}
+		if ctx.Err() != nil {
+			return w.stop(ctx, nil)
 		}
 		// Stats first: a move to the dead-letter queue leaves q in the
 		// same step, so once q is seen empty the count below sees them all.
-		st, err := q.Stats(ctx)
+		st, err := w.q.Stats(ctx)
+		if err != nil {
+			return w.stop(ctx, err)
+		}
+		if err := w.dead.update(ctx, w.dlq, w.t.run); err != nil {
+			return w.stop(ctx, err)
+		}
+		done := !w.posting && st.Total == 0
+		w.line(done, st.Total)
+		if done {
+			return nil
+		}
+		if !w.posting && !w.checked && w.t.done.Load()+w.dead.own == int64(w.c.jobs) {
+			w.checked = true
+			if err := w.noticeWait(ctx); err != nil {
+				return w.stop(ctx, err)
+			}
+		}
+	}
+}
+
+// stop ends the progress display when ctx has ended, the error of any
+// store call it cut short with it; otherwise err stands.
+func (w *watcher) stop(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	w.stopped = true
+	w.line(true, queueTotal(ctx, w.q))
+	return nil
+}
+
+func queueTotal(ctx context.Context, q *herald.Queue) int64 {
+	st, err := q.Stats(context.WithoutCancel(ctx))
+	if err != nil {
+		return -1
+	}
+	return st.Total
+}
+
+// line writes the progress line: rewritten in place each tick, or a plain
+// line every w.c.lineEvery; last ends it.
+func (w *watcher) line(last bool, inQueue int64) {
+	p := w.c.progress
+	if p == nil {
+		return
+	}
+	text := fmt.Sprintf("posted %d/%d  processed %d  retries %d  dead-lettered %d  in queue %d",
+		w.t.posted.Load(), w.c.jobs, w.t.done.Load(), w.t.retries.Load(), w.dead.own, inQueue)
+	switch now := time.Now(); {
+	case w.c.lineEvery == 0:
+		fmt.Fprintf(p, "\r%s   ", text)
+		if last {
+			fmt.Fprintln(p)
+		}
+	case last || now.Sub(w.lastLine) >= w.c.lineEvery:
+		fmt.Fprintln(p, text)
+		w.lastLine = now
+	}
+}
+
+// noticeWait is called once this run's own jobs are all done while q is
+// not yet empty. If what is left includes jobs still under an earlier
+// run's leases, the run can only wait for those leases to end: say so
+// once, rather than sit silent for up to LeaseTTL.
+func (w *watcher) noticeWait(ctx context.Context) error {
+	if len(w.leased) == 0 {
+		return nil
+	}
+	now := time.Now()
+	var n int64
+	var until time.Time
+	var marker herald.ID
+	for {
+		page, err := w.q.List(ctx, herald.ListOptions{Marker: marker, Limit: 100, IncludeClaimed: true, IncludeDelayed: true})
 		if err != nil {
 			return err
 		}
-		if err := dead.update(ctx, dlq, t.run); err != nil {
-			return err
+		if len(page) == 0 {
+			break
 		}
-		if c.progress != nil {
-			fmt.Fprintf(c.progress, "\rposted %d/%d  processed %d  retries %d  dead-lettered %d  in queue %d   ",
-				t.posted.Load(), c.jobs, t.done.Load(), t.retries.Load(), dead.own, st.Total)
-		}
-		if !posting && st.Total == 0 {
-			if c.progress != nil {
-				fmt.Fprintln(c.progress)
+		for _, m := range page {
+			if _, ok := w.leased[m.ClaimID]; ok && !m.ClaimID.IsZero() {
+				n++
+				if m.ClaimExpires.After(until) {
+					until = m.ClaimExpires
+				}
 			}
-			return nil
 		}
+		marker = page[len(page)-1].ID
 	}
+	if n == 0 {
+		return nil
+	}
+	w.waitFrom, w.waitN = now, n
+	if p := w.c.progress; p != nil {
+		if w.c.lineEvery == 0 {
+			fmt.Fprintln(p) // keep the rewritten line above the notice
+		}
+		fmt.Fprintf(p, "waiting for %d jobs still leased by an earlier run (their leases end within %v)\n",
+			n, until.Sub(now).Round(time.Second))
+	}
+	return nil
 }
