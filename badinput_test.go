@@ -117,7 +117,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := jobs.Post(ctx, herald.Draft{Delay: lim.MaxMessageDelay + 1})
 			return err
 		}},
-		{"dedup id too long", herald.ErrInvalid, func() error {
+		{"dedup id too long", herald.ErrTooLarge, func() error {
 			_, err := jobs.Post(ctx, herald.Draft{DedupID: strings.Repeat("d", lim.MaxDedupIDLen+1)})
 			return err
 		}},
@@ -155,7 +155,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := jobs.Claim(ctx, herald.ClaimOptions{Limit: lim.MaxMessagesPerCall + 1})
 			return err
 		}},
-		{"claim wait negative", herald.ErrInvalid, func() error { _, err := jobs.Claim(ctx, herald.ClaimOptions{Wait: -1}); return err }},
+		{"claim wait negative", herald.ErrInvalidTTL, func() error { _, err := jobs.Claim(ctx, herald.ClaimOptions{Wait: -1}); return err }},
 		{"pop zero", herald.ErrInvalidLimit, func() error { _, err := jobs.Pop(ctx, 0); return err }},
 		{"list limit over max", herald.ErrInvalidLimit, func() error {
 			_, err := jobs.List(ctx, herald.ListOptions{Limit: lim.MaxMessagesPerCall + 1})

@@ -87,7 +87,7 @@ func (l *Limits) resolveClaim(o *ClaimOptions) error {
 		return store.Errorf(ErrInvalidTTL, "claim grace must be 0 to %v, got %v", l.MaxClaimGrace, o.Grace)
 	}
 	if o.Wait < 0 {
-		return store.Errorf(ErrInvalid, "claim wait %v: negative", o.Wait)
+		return store.Errorf(ErrInvalidTTL, "claim wait %v: negative", o.Wait)
 	}
 	return l.checkCount(o.Limit, "claim limit", "")
 }

@@ -3,8 +3,9 @@ package herald
 import "github.com/heraldmq/herald/store"
 
 // Sentinel errors, matched with errors.Is. Every error herald returns for
-// bad input matches ErrInvalid and one of its more specific children, and
-// says which value was wrong. See package store for each one's meaning.
+// bad input matches ErrInvalid and, where one fits, a more specific child
+// (a nil handler or func, or a malformed subscriber, has none), and says
+// which value was wrong. See package store for each one's meaning.
 var (
 	ErrInvalid         = store.ErrInvalid
 	ErrInvalidName     = store.ErrInvalidName

@@ -102,7 +102,7 @@ func (l *Limits) checkDrafts(drafts []Draft) error {
 			return err
 		}
 		if len(d.DedupID) > l.MaxDedupIDLen {
-			return store.Errorf(ErrInvalid, "message %d: dedup id of %d bytes: more than %d", i, len(d.DedupID), l.MaxDedupIDLen)
+			return store.Errorf(ErrTooLarge, "message %d: dedup id of %d bytes: more than %d", i, len(d.DedupID), l.MaxDedupIDLen)
 		}
 	}
 	if total > l.MaxPostSize {

@@ -1,0 +1,95 @@
+package herald_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heraldmq/herald"
+)
+
+// errorCase is one bad call: the error it must match besides ErrInvalid's
+// family, and its exact text.
+type errorCase struct {
+	name string
+	want error
+	text string
+	call func() error
+}
+
+func requireErrorCases(t *testing.T, cases []errorCase) {
+	t.Helper()
+	for _, tc := range cases {
+		err := tc.call()
+		require.ErrorIs(t, err, tc.want, tc.name)
+		require.EqualError(t, err, tc.text, tc.name)
+		requireOnePrefix(t, err, tc.name)
+	}
+}
+
+// Bad input matches ErrInvalid and, where one fits, its more specific
+// child, as errors.go promises: counts are ErrInvalidLimit, durations
+// ErrInvalidTTL or ErrInvalidDelay, sizes ErrTooLarge. A new user found
+// these matching only ErrInvalid.
+func TestInvalidInputKinds(t *testing.T) {
+	svc := newService(t)
+	ctx := context.Background()
+	q := svc.Queue("jobs")
+	ok := func(context.Context, herald.Message) error { return nil }
+	consume := func(o herald.ConsumeOptions) func() error {
+		return func() error { return q.Consume(ctx, ok, o) }
+	}
+	limits := func(l herald.Limits) func() error {
+		return func() error {
+			m := newMemory()
+			defer func() { require.NoError(t, m.Close()) }()
+			_, err := herald.New(herald.Options{Store: m, Limits: l})
+			return err
+		}
+	}
+	requireErrorCases(t, []errorCase{
+		{"consume max attempts", herald.ErrInvalidLimit, `herald: consume max attempts -1: negative`,
+			consume(herald.ConsumeOptions{MaxAttempts: -1})},
+		{"consume concurrency", herald.ErrInvalidLimit, `herald: consume concurrency -1: negative`,
+			consume(herald.ConsumeOptions{Concurrency: -1})},
+		{"consume stop timeout", herald.ErrInvalidTTL, `herald: consume stop timeout -1s: negative`,
+			consume(herald.ConsumeOptions{StopTimeout: -time.Second})},
+		{"backoff factor", herald.ErrInvalidDelay, `herald: backoff factor 0.5: want a number from 1`,
+			consume(herald.ConsumeOptions{Backoff: herald.Backoff{Factor: 0.5}})},
+		{"backoff jitter", herald.ErrInvalidDelay, `herald: backoff jitter 2: want at most 1`,
+			consume(herald.ConsumeOptions{Backoff: herald.Backoff{Jitter: 2}})},
+		{"claim wait", herald.ErrInvalidTTL, `herald: claim wait -1s: negative`,
+			func() error { _, err := q.Claim(ctx, herald.ClaimOptions{Wait: -time.Second}); return err }},
+		{"dedup id", herald.ErrTooLarge, `herald: message 0: dedup id of 300 bytes: more than 256`,
+			func() error { _, err := q.Post(ctx, herald.Draft{DedupID: strings.Repeat("d", 300)}); return err }},
+		{"Limits count", herald.ErrInvalidLimit, `herald: Limits.MaxMessagesPerCall -1: negative`,
+			limits(herald.Limits{MaxMessagesPerCall: -1})},
+		{"Limits size", herald.ErrInvalidLimit, `herald: Limits.MaxMessageSize -1: negative`,
+			limits(herald.Limits{MaxMessageSize: -1})},
+		{"Limits ttl", herald.ErrInvalidTTL, `herald: Limits.MaxClaimTTL -1s: negative`,
+			limits(herald.Limits{MaxClaimTTL: -time.Second})},
+		{"Limits delay", herald.ErrInvalidDelay, `herald: Limits.MaxMessageDelay -1s: negative`,
+			limits(herald.Limits{MaxMessageDelay: -time.Second})},
+		{"Limits ttl order", herald.ErrInvalidTTL,
+			`herald: Limits: DefaultMessageTTL must be MinMessageTTL to MaxMessageTTL (1h0m0s to 2h0m0s), got 1m0s`,
+			limits(herald.Limits{MinMessageTTL: time.Hour, MaxMessageTTL: 2 * time.Hour, DefaultMessageTTL: time.Minute})},
+		{"Limits grace order", herald.ErrInvalidTTL, `herald: Limits: claim grace default 2h0m0s above 1h0m0s`,
+			limits(herald.Limits{MaxClaimGrace: time.Hour, DefaultClaimGrace: 2 * time.Hour})},
+		{"Limits default over max", herald.ErrInvalidLimit,
+			`herald: Limits: default claim limit 20 or page size 10 above MaxMessagesPerCall 10`,
+			limits(herald.Limits{MaxMessagesPerCall: 10, DefaultClaimLimit: 20})},
+		{"pool weight", herald.ErrInvalidLimit, `herald: pool "a": weight -1: negative`,
+			func() error {
+				_, err := herald.New(herald.Options{Pools: []herald.Pool{{Name: "a", Store: newMemory(), Weight: -1}}})
+				return err
+			}},
+		// No child fits a missing func: ErrInvalid alone, named.
+		{"nil handler", herald.ErrInvalid, `herald: consume of "jobs": nil handler`,
+			func() error { return q.Consume(ctx, nil, herald.ConsumeOptions{}) }},
+		{"nil observer", herald.ErrInvalid, `herald: observe "jobs": nil func`,
+			func() error { _, err := q.Observe(nil); return err }},
+	})
+}
