@@ -169,7 +169,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"get missing", herald.ErrNotFound, func() error { _, err := jobs.Get(ctx, herald.ID{9}); return err }},
 		{"delete claimed without claim", herald.ErrClaimMismatch, func() error { return jobs.Delete(ctx, held.Messages[0].ID) }},
 		{"delete batch with one claimed", herald.ErrClaimMismatch, func() error { return jobs.Delete(ctx, ids[2], held.Messages[0].ID) }},
-		{"claim id zero", herald.ErrClaimNotFound, func() error { return jobs.ClaimByID(herald.ID{}).Delete(ctx, ids[1]) }},
+		{"claim id zero", herald.ErrInvalidID, func() error { return jobs.ClaimByID(herald.ID{}).Delete(ctx, ids[1]) }},
 		{"claim literal", herald.ErrClaimNotFound, func() error { return (&herald.Claim{}).Renew(ctx, time.Minute) }},
 		{"claim id garbage", herald.ErrInvalidID, func() error { _, err := herald.ParseID("not-a-claim"); return err }},
 		{"other queue's claim on unclaimed", herald.ErrNotClaimed, func() error { return jobs.ClaimByID(othersClaim.ID).Delete(ctx, ids[1]) }},

@@ -93,3 +93,72 @@ func TestInvalidInputKinds(t *testing.T) {
 			func() error { _, err := q.Observe(nil); return err }},
 	})
 }
+
+// The zero ID names nothing: every call that takes a message, claim,
+// subscription or delivery id refuses it with ErrInvalidID, on a placed
+// queue and on one no pool holds. A new user got "herald: message  is
+// gone (…)" from Delete and "message  in queue \"jobs\" not found" from
+// Get instead.
+func TestZeroIDIsInvalid(t *testing.T) {
+	svc := newService(t)
+	ctx := context.Background()
+	q := svc.Queue("jobs")
+	ids := post(t, q, "a", "b")
+	cl, err := q.Claim(ctx, herald.ClaimOptions{Limit: 1})
+	require.NoError(t, err)
+	held := cl.Messages[0].ID
+	zero := herald.ID{}
+	pooled := newService(t, func(o *herald.Options) {
+		o.Store, o.Pools = nil, []herald.Pool{{Name: "a", Store: newMemory(), Weight: 1}}
+	})
+	nowhere := pooled.Queue("nope")
+	const msgID, claimID = `herald: message id: zero id`, `herald: claim id: zero id`
+	tx := func(build func(tx *herald.Tx)) func() error {
+		return func() error {
+			_, err := svc.Tx(ctx, func(tx *herald.Tx) error { build(tx); return nil })
+			return err
+		}
+	}
+	requireErrorCases(t, []errorCase{
+		{"Get", herald.ErrInvalidID, msgID, func() error { _, err := q.Get(ctx, zero); return err }},
+		{"GetMany names which", herald.ErrInvalidID, `herald: message id 2 of 2: zero id`,
+			func() error { _, err := q.GetMany(ctx, ids[0], zero); return err }},
+		{"Delete", herald.ErrInvalidID, msgID, func() error { return q.Delete(ctx, zero) }},
+		{"ForceDelete", herald.ErrInvalidID, msgID, func() error { return q.ForceDelete(ctx, zero) }},
+		{"Claim.Delete", herald.ErrInvalidID, `herald: message id 2 of 2: zero id`,
+			func() error { return cl.Delete(ctx, held, zero) }},
+		{"DeleteAndClaim", herald.ErrInvalidID, msgID,
+			func() error { _, err := cl.DeleteAndClaim(ctx, herald.ClaimOptions{}, zero); return err }},
+		{"Release with ids", herald.ErrInvalidID, msgID, func() error { return cl.Release(ctx, 0, zero) }},
+		{"GetClaim", herald.ErrInvalidID, claimID, func() error { _, err := q.GetClaim(ctx, zero); return err }},
+		{"ClaimByID Delete", herald.ErrInvalidID, claimID, func() error { return q.ClaimByID(zero).Delete(ctx, held) }},
+		{"ClaimByID Renew", herald.ErrInvalidID, claimID, func() error { return q.ClaimByID(zero).Renew(ctx, time.Minute) }},
+		{"ClaimByID Release", herald.ErrInvalidID, claimID, func() error { return q.ClaimByID(zero).Release(ctx, 0) }},
+		{"ClaimByID DeleteAndClaim", herald.ErrInvalidID, claimID,
+			func() error { _, err := q.ClaimByID(zero).DeleteAndClaim(ctx, herald.ClaimOptions{}, held); return err }},
+		{"Tx.Delete", herald.ErrInvalidID, `herald: transaction op 0: message id: zero id`,
+			tx(func(tx *herald.Tx) { tx.Delete(q, zero) })},
+		{"Tx.DeleteClaimed", herald.ErrInvalidID, `herald: transaction op 0: message id 2 of 2: zero id`,
+			tx(func(tx *herald.Tx) { tx.DeleteClaimed(cl, held, zero) })},
+		{"Tx.DeleteClaimed through ClaimByID", herald.ErrInvalidID, claimID,
+			tx(func(tx *herald.Tx) { tx.DeleteClaimed(q.ClaimByID(zero), held) })},
+		{"DeleteDamaged", herald.ErrInvalidID, msgID, func() error { return q.DeleteDamaged(ctx, zero) }},
+		{"Subscription", herald.ErrInvalidID, `herald: subscription id: zero id`,
+			func() error { _, err := q.Subscription(ctx, zero); return err }},
+		{"Unsubscribe", herald.ErrInvalidID, `herald: subscription id: zero id`, func() error { return q.Unsubscribe(ctx, zero) }},
+		{"RetryDeliveries", herald.ErrInvalidID, `herald: delivery id: zero id`,
+			func() error { _, err := q.RetryDeliveries(ctx, zero); return err }},
+		// A queue no pool holds answers the same.
+		{"unplaced Get", herald.ErrInvalidID, msgID, func() error { _, err := nowhere.Get(ctx, zero); return err }},
+		{"unplaced Delete", herald.ErrInvalidID, msgID, func() error { return nowhere.Delete(ctx, zero) }},
+		{"unplaced GetClaim", herald.ErrInvalidID, claimID, func() error { _, err := nowhere.GetClaim(ctx, zero); return err }},
+		{"unplaced ClaimByID Release", herald.ErrInvalidID, claimID, func() error { return nowhere.ClaimByID(zero).Release(ctx, 0) }},
+	})
+	// Nothing changed: both messages are there, one still held by cl.
+	msgs, err := q.GetMany(ctx, ids...)
+	require.NoError(t, err)
+	require.Len(t, msgs, 2)
+	got, err := q.GetClaim(ctx, cl.ID)
+	require.NoError(t, err)
+	require.Len(t, got.Messages, 1)
+}

@@ -246,7 +246,7 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	now := s.observe(p.Now)
@@ -293,11 +293,8 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 // DeleteMessages deletes messages, checking claims first as M8 says; a
 // failed check deletes nothing.
 func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams) error {
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
-	}
-	if p.IgnoreClaims && !p.Claim.IsZero() {
-		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
 	}
 	return s.update(ctx, func(w *wtx) error { return w.deleteMessages(&p) })
 }

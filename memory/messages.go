@@ -273,7 +273,7 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	now := s.observe(p.Now)
@@ -316,11 +316,8 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
-	}
-	if p.IgnoreClaims && !p.Claim.IsZero() {
-		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
 	}
 	now := s.observe(p.Now)
 	q, _, err := s.lockAt(p.Queue, now)
