@@ -2,6 +2,9 @@ package herald_test
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +164,28 @@ func TestZeroIDIsInvalid(t *testing.T) {
 	got, err := q.GetClaim(ctx, cl.ID)
 	require.NoError(t, err)
 	require.Len(t, got.Messages, 1)
+}
+
+// Every re-exported error in errors.go has its own doc comment, so that
+// go doc herald.ErrMessageGone says what it means (it printed the bare
+// var block).
+func TestErrorsDocumented(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, parser.ParseComments)
+	require.NoError(t, err)
+	n := 0
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.VAR {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for _, name := range vs.Names {
+				n++
+				require.NotNil(t, vs.Doc, "%s has no doc comment", name.Name)
+				require.True(t, strings.HasPrefix(vs.Doc.Text(), name.Name+" "), "%s: the doc starts with its name: %q", name.Name, vs.Doc.Text())
+			}
+		}
+	}
+	require.Equal(t, 23, n, "errors.go re-exports every sentinel of store")
 }
