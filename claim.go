@@ -69,11 +69,14 @@ func (q *Queue) ClaimByID(id ID) *Claim {
 // found nothing (zero ID), was not made by a Queue, or is nil (ClaimOf
 // outside a handler), or ErrInvalidID for ClaimByID of the zero ID.
 func (c *Claim) live(what string) (*Queue, error) {
-	if c != nil && c.byID && c.ID.IsZero() {
+	if c == nil {
+		return nil, store.Errorf(ErrClaimNotFound, "%s through a nil claim (ClaimOf outside a Consume handler?)", what)
+	}
+	if c.byID && c.ID.IsZero() {
 		return nil, store.CheckIDs("claim id", c.ID)
 	}
-	if c == nil || c.q == nil || c.ID.IsZero() {
-		return nil, store.Errorf(ErrClaimNotFound, "%s through an empty claim", what)
+	if c.q == nil || c.ID.IsZero() {
+		return nil, store.Errorf(ErrClaimNotFound, "%s through an empty claim: one that found no messages holds none", what)
 	}
 	return c.q, nil
 }
@@ -137,7 +140,8 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (*Claim, error) {
 	if len(ids) == 0 {
 		if c == nil || c.q == nil {
-			return nil, store.Errorf(ErrClaimNotFound, "claim through an empty claim")
+			_, err := c.live("claim")
+			return nil, err
 		}
 		return c.q.Claim(ctx, o)
 	}

@@ -189,3 +189,40 @@ func TestErrorsDocumented(t *testing.T) {
 	}
 	require.Equal(t, 23, n, "errors.go re-exports every sentinel of store")
 }
+
+// A settle through a nil claim says where one comes from, and one through
+// a claim whose lease ended says so (both read as a bare "empty claim" or
+// "is not claimed (claim …)" before).
+func TestClaimErrorTexts(t *testing.T) {
+	svc := newService(t)
+	ctx := context.Background()
+	q := svc.Queue("jobs")
+	ids := post(t, q, "a")
+	cl, err := q.Claim(ctx, herald.ClaimOptions{Limit: 1})
+	require.NoError(t, err)
+	require.NoError(t, cl.Release(ctx, 0))
+	empty, err := svc.Queue("empty").Claim(ctx, herald.ClaimOptions{})
+	require.NoError(t, err)
+	var none *herald.Claim
+	notClaimed := "herald: message " + ids[0].String() + " is not claimed: claim " + cl.ID.String() +
+		" expired or was released, or never held it"
+	requireErrorCases(t, []errorCase{
+		{"Tx.DeleteClaimed nil", herald.ErrClaimNotFound, `herald: delete through a nil claim (ClaimOf outside a Consume handler?)`,
+			func() error {
+				_, err := svc.Tx(ctx, func(tx *herald.Tx) error { tx.DeleteClaimed(nil, ids[0]); return nil })
+				return err
+			}},
+		{"Claim.Delete nil", herald.ErrClaimNotFound, `herald: delete through a nil claim (ClaimOf outside a Consume handler?)`,
+			func() error { return none.Delete(ctx, ids[0]) }},
+		{"DeleteAndClaim nil", herald.ErrClaimNotFound, `herald: claim through a nil claim (ClaimOf outside a Consume handler?)`,
+			func() error { _, err := none.DeleteAndClaim(ctx, herald.ClaimOptions{}); return err }},
+		{"empty claim", herald.ErrClaimNotFound, `herald: renew through an empty claim: one that found no messages holds none`,
+			func() error { return empty.Renew(ctx, 0) }},
+		{"released claim", herald.ErrNotClaimed, notClaimed, func() error { return cl.Delete(ctx, ids[0]) }},
+		{"released claim in a Tx", herald.ErrNotClaimed, "herald: transaction op 0: " + strings.TrimPrefix(notClaimed, "herald: "),
+			func() error {
+				_, err := svc.Tx(ctx, func(tx *herald.Tx) error { tx.DeleteClaimed(cl, ids[0]); return nil })
+				return err
+			}},
+	})
+}

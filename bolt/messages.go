@@ -356,7 +356,7 @@ func checkClaim(id store.ID, r *rec, cid store.ID) error {
 			return store.Errorf(store.ErrClaimMismatch, "message %s is under a claim; delete it with that claim", id)
 		}
 	case r.claim.IsZero():
-		return store.Errorf(store.ErrNotClaimed, "message %s is not claimed (claim %s)", id, cid)
+		return store.NotClaimed(id, cid)
 	case r.claim != cid:
 		return store.Errorf(store.ErrClaimMismatch, "message %s is under another claim than %s", id, cid)
 	}

@@ -395,7 +395,7 @@ func checkClaim(m *message, cid store.ID, ck key) error {
 			return store.Errorf(store.ErrClaimMismatch, "message %s is under a claim; delete it with that claim", m.k.id())
 		}
 	case m.claim == nil:
-		return store.Errorf(store.ErrNotClaimed, "message %s is not claimed (claim %s)", m.k.id(), cid)
+		return store.NotClaimed(m.k.id(), cid)
 	case m.claim.k != ck:
 		return store.Errorf(store.ErrClaimMismatch, "message %s is under another claim than %s", m.k.id(), cid)
 	}

@@ -114,6 +114,15 @@ func Gone(id, claim ID) error {
 	return Errorf(ErrMessageGone, "message %s is gone (already deleted, expired or purged): claim %s cannot settle it", id, claim)
 }
 
+// NotClaimed returns the error for a message id that a delete under claim
+// names but that is under no live claim (M8, C3): the claim expired or
+// was released, so the message is free again, or the claim never held
+// it. It matches ErrNotClaimed. Backends use it so that every store says
+// the same.
+func NotClaimed(id, claim ID) error {
+	return Errorf(ErrNotClaimed, "message %s is not claimed: claim %s expired or was released, or never held it", id, claim)
+}
+
 // detail is an error that names the offending value and matches its kind.
 type detail struct {
 	kind error

@@ -202,6 +202,10 @@ func testBadInputChangesNothing(f *fixture) {
 		require.Equal(f.t, before, f.snapshots(q, other), "%s changed the store", tc.name)
 		require.Equal(f.t, names, f.queueNames("p"), "%s changed the queue list", tc.name)
 	}
+	// A settle of a free message says why its claim no longer holds it,
+	// in the same words on every store.
+	require.EqualError(f.t, del(live, m2)(), "herald: message "+m2.String()+" is not claimed: claim "+live.String()+
+		" expired or was released, or never held it")
 	// The refused batches recorded no dedup entry.
 	fresh := f.postDrafts(q, store.Draft{Body: []byte("new"), DedupID: "new"})
 	require.NotContains(f.t, ids(before[0].Messages), fresh[0])
