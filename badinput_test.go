@@ -117,7 +117,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := jobs.Post(ctx, herald.Draft{Delay: lim.MaxMessageDelay + 1})
 			return err
 		}},
-		{"dedup id too long", herald.ErrInvalid, func() error {
+		{"dedup id too long", herald.ErrTooLarge, func() error {
 			_, err := jobs.Post(ctx, herald.Draft{DedupID: strings.Repeat("d", lim.MaxDedupIDLen+1)})
 			return err
 		}},
@@ -155,7 +155,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := jobs.Claim(ctx, herald.ClaimOptions{Limit: lim.MaxMessagesPerCall + 1})
 			return err
 		}},
-		{"claim wait negative", herald.ErrInvalid, func() error { _, err := jobs.Claim(ctx, herald.ClaimOptions{Wait: -1}); return err }},
+		{"claim wait negative", herald.ErrInvalidTTL, func() error { _, err := jobs.Claim(ctx, herald.ClaimOptions{Wait: -1}); return err }},
 		{"pop zero", herald.ErrInvalidLimit, func() error { _, err := jobs.Pop(ctx, 0); return err }},
 		{"list limit over max", herald.ErrInvalidLimit, func() error {
 			_, err := jobs.List(ctx, herald.ListOptions{Limit: lim.MaxMessagesPerCall + 1})
@@ -169,7 +169,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"get missing", herald.ErrNotFound, func() error { _, err := jobs.Get(ctx, herald.ID{9}); return err }},
 		{"delete claimed without claim", herald.ErrClaimMismatch, func() error { return jobs.Delete(ctx, held.Messages[0].ID) }},
 		{"delete batch with one claimed", herald.ErrClaimMismatch, func() error { return jobs.Delete(ctx, ids[2], held.Messages[0].ID) }},
-		{"claim id zero", herald.ErrClaimNotFound, func() error { return jobs.ClaimByID(herald.ID{}).Delete(ctx, ids[1]) }},
+		{"claim id zero", herald.ErrInvalidID, func() error { return jobs.ClaimByID(herald.ID{}).Delete(ctx, ids[1]) }},
 		{"claim literal", herald.ErrClaimNotFound, func() error { return (&herald.Claim{}).Renew(ctx, time.Minute) }},
 		{"claim id garbage", herald.ErrInvalidID, func() error { _, err := herald.ParseID("not-a-claim"); return err }},
 		{"other queue's claim on unclaimed", herald.ErrNotClaimed, func() error { return jobs.ClaimByID(othersClaim.ID).Delete(ctx, ids[1]) }},

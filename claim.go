@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -42,6 +43,9 @@ type Claim struct {
 	// Expires is when the claim ends unless renewed.
 	Expires time.Time
 	q       *Queue
+	// byID marks a handle made by ClaimByID: a zero ID there is the
+	// caller's bad input (ErrInvalidID), not a claim that found nothing.
+	byID bool
 	// settled, if set, is told the IDs a settle through this handle
 	// deleted: ClaimOf's copy tells Consume, which then does not settle
 	// them again (a second settle would fail, C3).
@@ -54,18 +58,25 @@ func (c *Claim) Queue() *Queue { return c.q }
 // ClaimByID returns a handle for acting on an existing claim by its ID (for
 // example one received from another process) without reading it first.
 // Its Messages are empty, its TTL zero (Renew then needs a ttl) and its
-// Grace is Limits.DefaultClaimGrace. A stale ID never acts on a newer claim
+// Grace is Limits.DefaultClaimGrace. A zero id names no claim: calls
+// through its handle give ErrInvalidID. A stale ID never acts on a newer claim
 // (C3): calls through it fail as Claim's methods say.
 func (q *Queue) ClaimByID(id ID) *Claim {
-	return &Claim{ID: id, Grace: q.s.limits.DefaultClaimGrace, q: q}
+	return &Claim{ID: id, Grace: q.s.limits.DefaultClaimGrace, q: q, byID: true}
 }
 
 // live returns the claim's queue, or ErrClaimNotFound for a claim that
 // found nothing (zero ID), was not made by a Queue, or is nil (ClaimOf
-// outside a handler).
+// outside a handler), or ErrInvalidID for ClaimByID of the zero ID.
 func (c *Claim) live(what string) (*Queue, error) {
-	if c == nil || c.q == nil || c.ID.IsZero() {
-		return nil, store.Errorf(ErrClaimNotFound, "%s through an empty claim", what)
+	if c == nil {
+		return nil, store.Errorf(ErrClaimNotFound, "%s through a nil claim (ClaimOf outside a Consume handler?)", what)
+	}
+	if c.byID && c.ID.IsZero() {
+		return nil, store.CheckIDs("claim id", c.ID)
+	}
+	if c.q == nil || c.ID.IsZero() {
+		return nil, store.Errorf(ErrClaimNotFound, "%s through an empty claim: one that found no messages holds none", what)
 	}
 	return c.q, nil
 }
@@ -87,7 +98,7 @@ func (l *Limits) resolveClaim(o *ClaimOptions) error {
 		return store.Errorf(ErrInvalidTTL, "claim grace must be 0 to %v, got %v", l.MaxClaimGrace, o.Grace)
 	}
 	if o.Wait < 0 {
-		return store.Errorf(ErrInvalid, "claim wait %v: negative", o.Wait)
+		return store.Errorf(ErrInvalidTTL, "claim wait %v: negative", o.Wait)
 	}
 	return l.checkCount(o.Limit, "claim limit", "")
 }
@@ -129,12 +140,16 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (*Claim, error) {
 	if len(ids) == 0 {
 		if c == nil || c.q == nil {
-			return nil, store.Errorf(ErrClaimNotFound, "claim through an empty claim")
+			_, err := c.live("claim")
+			return nil, err
 		}
 		return c.q.Claim(ctx, o)
 	}
 	q, err := c.live("delete")
 	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckIDs("message id", ids...); err != nil {
 		return nil, err
 	}
 	return q.claim(ctx, o, store.CreateClaimParams{Delete: ids, DeleteClaim: c.ID}, c, q.s.log)
@@ -290,6 +305,9 @@ func (q *Queue) GetClaim(ctx context.Context, id ID) (*Claim, error) {
 		return nil, err
 	}
 	defer q.s.gate.leave()
+	if err := store.CheckIDs("claim id", id); err != nil {
+		return nil, err
+	}
 	defer q.s.placeAside(ctx)
 	info, msgs, err := st.GetClaim(ctx, store.GetClaimParams{Queue: q.ref, Claim: id, Now: q.s.now()})
 	if err != nil {
@@ -341,6 +359,9 @@ func (c *Claim) Release(ctx context.Context, delay time.Duration, ids ...ID) err
 // added to each message it frees (J1).
 func (c *Claim) release(ctx context.Context, delay time.Duration, unstarted bool, ids []ID) error {
 	q, err := c.live("release")
+	if errors.Is(err, ErrInvalidID) {
+		return err
+	}
 	if err != nil {
 		return nil // nothing is held: releasing it is a no-op
 	}
@@ -354,6 +375,9 @@ func (c *Claim) release(ctx context.Context, delay time.Duration, unstarted bool
 	}
 	now := q.s.now()
 	if err := q.s.limits.checkCount(len(ids), "a release", "ids"); len(ids) > 0 && err != nil {
+		return err
+	}
+	if err := store.CheckIDs("message id", ids...); err != nil {
 		return err
 	}
 	if err := st.ReleaseClaim(ctx, store.ReleaseClaimParams{Queue: q.ref, Claim: c.ID, Delay: delay, IDs: ids, Unstarted: unstarted, Now: now}); err != nil {

@@ -84,11 +84,11 @@ func (s *Service) resolveConsume(o *ConsumeOptions) error {
 	}
 	switch {
 	case o.Concurrency < 0:
-		return store.Errorf(ErrInvalid, "consume concurrency %d: negative", o.Concurrency)
+		return store.Errorf(ErrInvalidLimit, "consume concurrency %d: negative", o.Concurrency)
 	case o.StopTimeout < 0:
-		return store.Errorf(ErrInvalid, "consume stop timeout %v: negative", o.StopTimeout)
+		return store.Errorf(ErrInvalidTTL, "consume stop timeout %v: negative", o.StopTimeout)
 	case o.MaxAttempts < 0:
-		return store.Errorf(ErrInvalid, "consume max attempts %d: negative", o.MaxAttempts)
+		return store.Errorf(ErrInvalidLimit, "consume max attempts %d: negative", o.MaxAttempts)
 	}
 	if err := l.checkCount(o.Batch, "consume batch", ""); err != nil {
 		return err

@@ -395,17 +395,17 @@ func TestConsumeBadOptions(t *testing.T) {
 	}{
 		{"nil handler", q, nil, herald.ConsumeOptions{}, herald.ErrInvalid},
 		{"bad queue", svc.Queue("a/b"), ok, herald.ConsumeOptions{}, herald.ErrInvalidName},
-		{"negative concurrency", q, ok, herald.ConsumeOptions{Concurrency: -1}, herald.ErrInvalid},
+		{"negative concurrency", q, ok, herald.ConsumeOptions{Concurrency: -1}, herald.ErrInvalidLimit},
 		{"batch over limit", q, ok, herald.ConsumeOptions{Batch: 1001}, herald.ErrInvalidLimit},
 		{"lease too short", q, ok, herald.ConsumeOptions{LeaseTTL: time.Millisecond}, herald.ErrInvalidTTL},
-		{"negative stop timeout", q, ok, herald.ConsumeOptions{StopTimeout: -1}, herald.ErrInvalid},
-		{"negative max attempts", q, ok, herald.ConsumeOptions{MaxAttempts: -1}, herald.ErrInvalid},
+		{"negative stop timeout", q, ok, herald.ConsumeOptions{StopTimeout: -1}, herald.ErrInvalidTTL},
+		{"negative max attempts", q, ok, herald.ConsumeOptions{MaxAttempts: -1}, herald.ErrInvalidLimit},
 		{"backoff max over max delay", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Max: time.Hour}}, herald.ErrInvalidDelay},
 		{"backoff min over max", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Min: 2 * time.Second, Max: time.Second}}, herald.ErrInvalidDelay},
-		{"backoff factor", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Factor: 0.5}}, herald.ErrInvalid},
-		{"backoff jitter", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Jitter: 2}}, herald.ErrInvalid},
-		{"backoff NaN factor", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Factor: math.NaN()}}, herald.ErrInvalid},
-		{"backoff NaN jitter", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Jitter: math.NaN()}}, herald.ErrInvalid},
+		{"backoff factor", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Factor: 0.5}}, herald.ErrInvalidDelay},
+		{"backoff jitter", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Jitter: 2}}, herald.ErrInvalidDelay},
+		{"backoff NaN factor", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Factor: math.NaN()}}, herald.ErrInvalidDelay},
+		{"backoff NaN jitter", q, ok, herald.ConsumeOptions{Backoff: herald.Backoff{Jitter: math.NaN()}}, herald.ErrInvalidDelay},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.q.Consume(t.Context(), c.h, c.o)

@@ -63,6 +63,9 @@ func (q *Queue) DeleteDamaged(ctx context.Context, ids ...ID) error {
 	if err := q.s.limits.checkCount(len(ids), "a delete of damaged messages", "ids"); err != nil {
 		return err
 	}
+	if err := store.CheckIDs("message id", ids...); err != nil {
+		return err
+	}
 	if e == nowhere {
 		return nil
 	}

@@ -71,7 +71,7 @@ func TestDamagedUnsupported(t *testing.T) {
 	svc := newService(t, func(o *herald.Options) { o.Store = plainStore{o.Store} })
 	_, err := svc.Queue("q").Damaged(t.Context(), herald.DamagedOptions{})
 	require.True(t, errors.Is(err, errors.ErrUnsupported), "%v", err)
-	require.True(t, errors.Is(svc.Queue("q").DeleteDamaged(t.Context(), herald.ID{}), errors.ErrUnsupported))
+	require.True(t, errors.Is(svc.Queue("q").DeleteDamaged(t.Context(), herald.ID{9}), errors.ErrUnsupported))
 }
 
 // With pools, a queue placed nowhere has no damaged messages; a queue's
@@ -84,7 +84,7 @@ func TestDamagedWithPools(t *testing.T) {
 	ds, err := svc.Queue("missing").Damaged(ctx, herald.DamagedOptions{})
 	require.NoError(t, err)
 	require.Empty(t, ds)
-	require.NoError(t, svc.Queue("missing").DeleteDamaged(ctx, herald.ID{}))
+	require.NoError(t, svc.Queue("missing").DeleteDamaged(ctx, herald.ID{9}))
 
 	q := svc.Queue("jobs")
 	ids := post(t, q, "bad", "good")

@@ -31,7 +31,7 @@ func TestDesignRulesResolve(t *testing.T) {
 	}
 	require.NotEmpty(t, defined)
 
-	cite := regexp.MustCompile(`\b([TQMCBSPXDLHJGWNOAE][0-9]{1,2})\b`)
+	cite := regexp.MustCompile(`\b([TQMCBSPXDLHJGWNOAEI][0-9]{1,2})\b`)
 	missing := map[string][]string{}
 	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

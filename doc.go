@@ -38,8 +38,8 @@
 // lossless: an observer that falls behind drops messages
 // (Observation.Dropped counts them).
 //
-// Bad input returns an error matching ErrInvalid (and a more specific
-// child) and changes nothing. The numbered rules cited in the docs (Q1, M4,
+// Bad input returns an error matching ErrInvalid (and, where one fits, a
+// more specific child) and changes nothing. The numbered rules cited in the docs (Q1, M4,
 // C3 …) are herald's design rules, defined in DESIGN.md at the root of the
 // repository (https://github.com/heraldmq/herald/blob/main/DESIGN.md);
 // each is proven by the store conformance suite in store/storetest or by

@@ -120,51 +120,51 @@ func DefaultLimits() Limits {
 func (l Limits) withDefaults() (Limits, error) {
 	d := DefaultLimits()
 	errs := []error{
-		orDefault(&l.MaxMessageSize, d.MaxMessageSize, "MaxMessageSize"),
-		orDefault(&l.MaxPostSize, d.MaxPostSize, "MaxPostSize"),
-		orDefault(&l.MaxMetadataSize, d.MaxMetadataSize, "MaxMetadataSize"),
-		orDefault(&l.MaxMessagesPerCall, d.MaxMessagesPerCall, "MaxMessagesPerCall"),
-		orDefault(&l.DefaultClaimLimit, d.DefaultClaimLimit, "DefaultClaimLimit"),
-		orDefault(&l.DefaultPageSize, d.DefaultPageSize, "DefaultPageSize"),
-		orDefault(&l.MaxDedupIDLen, d.MaxDedupIDLen, "MaxDedupIDLen"),
-		orDefault(&l.MinMessageTTL, d.MinMessageTTL, "MinMessageTTL"),
-		orDefault(&l.MaxMessageTTL, d.MaxMessageTTL, "MaxMessageTTL"),
-		orDefault(&l.DefaultMessageTTL, d.DefaultMessageTTL, "DefaultMessageTTL"),
-		orDefault(&l.MaxMessageDelay, d.MaxMessageDelay, "MaxMessageDelay"),
-		orDefault(&l.MinClaimTTL, d.MinClaimTTL, "MinClaimTTL"),
-		orDefault(&l.MaxClaimTTL, d.MaxClaimTTL, "MaxClaimTTL"),
-		orDefault(&l.DefaultClaimTTL, d.DefaultClaimTTL, "DefaultClaimTTL"),
-		orDefault(&l.MaxClaimGrace, d.MaxClaimGrace, "MaxClaimGrace"),
-		orDefault(&l.DefaultClaimGrace, d.DefaultClaimGrace, "DefaultClaimGrace"),
-		orDefault(&l.DedupWindow, d.DedupWindow, "DedupWindow"),
-		orDefault(&l.DefaultSubscriptionTTL, d.DefaultSubscriptionTTL, "DefaultSubscriptionTTL"),
-		orDefault(&l.MaxSubscriptionTTL, d.MaxSubscriptionTTL, "MaxSubscriptionTTL"),
-		orDefault(&l.MaxQueuesPerProject, d.MaxQueuesPerProject, "MaxQueuesPerProject"),
-		orDefault(&l.MaxSubscriptionsPerQueue, d.MaxSubscriptionsPerQueue, "MaxSubscriptionsPerQueue"),
+		orDefault(&l.MaxMessageSize, d.MaxMessageSize, "MaxMessageSize", ErrInvalidLimit),
+		orDefault(&l.MaxPostSize, d.MaxPostSize, "MaxPostSize", ErrInvalidLimit),
+		orDefault(&l.MaxMetadataSize, d.MaxMetadataSize, "MaxMetadataSize", ErrInvalidLimit),
+		orDefault(&l.MaxMessagesPerCall, d.MaxMessagesPerCall, "MaxMessagesPerCall", ErrInvalidLimit),
+		orDefault(&l.DefaultClaimLimit, d.DefaultClaimLimit, "DefaultClaimLimit", ErrInvalidLimit),
+		orDefault(&l.DefaultPageSize, d.DefaultPageSize, "DefaultPageSize", ErrInvalidLimit),
+		orDefault(&l.MaxDedupIDLen, d.MaxDedupIDLen, "MaxDedupIDLen", ErrInvalidLimit),
+		orDefault(&l.MinMessageTTL, d.MinMessageTTL, "MinMessageTTL", ErrInvalidTTL),
+		orDefault(&l.MaxMessageTTL, d.MaxMessageTTL, "MaxMessageTTL", ErrInvalidTTL),
+		orDefault(&l.DefaultMessageTTL, d.DefaultMessageTTL, "DefaultMessageTTL", ErrInvalidTTL),
+		orDefault(&l.MaxMessageDelay, d.MaxMessageDelay, "MaxMessageDelay", ErrInvalidDelay),
+		orDefault(&l.MinClaimTTL, d.MinClaimTTL, "MinClaimTTL", ErrInvalidTTL),
+		orDefault(&l.MaxClaimTTL, d.MaxClaimTTL, "MaxClaimTTL", ErrInvalidTTL),
+		orDefault(&l.DefaultClaimTTL, d.DefaultClaimTTL, "DefaultClaimTTL", ErrInvalidTTL),
+		orDefault(&l.MaxClaimGrace, d.MaxClaimGrace, "MaxClaimGrace", ErrInvalidTTL),
+		orDefault(&l.DefaultClaimGrace, d.DefaultClaimGrace, "DefaultClaimGrace", ErrInvalidTTL),
+		orDefault(&l.DedupWindow, d.DedupWindow, "DedupWindow", ErrInvalidTTL),
+		orDefault(&l.DefaultSubscriptionTTL, d.DefaultSubscriptionTTL, "DefaultSubscriptionTTL", ErrInvalidTTL),
+		orDefault(&l.MaxSubscriptionTTL, d.MaxSubscriptionTTL, "MaxSubscriptionTTL", ErrInvalidTTL),
+		orDefault(&l.MaxQueuesPerProject, d.MaxQueuesPerProject, "MaxQueuesPerProject", ErrInvalidLimit),
+		orDefault(&l.MaxSubscriptionsPerQueue, d.MaxSubscriptionsPerQueue, "MaxSubscriptionsPerQueue", ErrInvalidLimit),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return l, err
 	}
 	switch {
 	case l.MinMessageTTL > l.MaxMessageTTL || !between(l.DefaultMessageTTL, l.MinMessageTTL, l.MaxMessageTTL):
-		return l, store.Errorf(ErrInvalid, "Limits: DefaultMessageTTL must be MinMessageTTL to MaxMessageTTL (%v to %v), got %v", l.MinMessageTTL, l.MaxMessageTTL, l.DefaultMessageTTL)
+		return l, store.Errorf(ErrInvalidTTL, "Limits: DefaultMessageTTL must be MinMessageTTL to MaxMessageTTL (%v to %v), got %v", l.MinMessageTTL, l.MaxMessageTTL, l.DefaultMessageTTL)
 	case l.MinClaimTTL > l.MaxClaimTTL || !between(l.DefaultClaimTTL, l.MinClaimTTL, l.MaxClaimTTL):
-		return l, store.Errorf(ErrInvalid, "Limits: DefaultClaimTTL must be MinClaimTTL to MaxClaimTTL (%v to %v), got %v", l.MinClaimTTL, l.MaxClaimTTL, l.DefaultClaimTTL)
+		return l, store.Errorf(ErrInvalidTTL, "Limits: DefaultClaimTTL must be MinClaimTTL to MaxClaimTTL (%v to %v), got %v", l.MinClaimTTL, l.MaxClaimTTL, l.DefaultClaimTTL)
 	case l.DefaultSubscriptionTTL > l.MaxSubscriptionTTL:
-		return l, store.Errorf(ErrInvalid, "Limits: subscription TTL default %v above %v", l.DefaultSubscriptionTTL, l.MaxSubscriptionTTL)
+		return l, store.Errorf(ErrInvalidTTL, "Limits: subscription TTL default %v above %v", l.DefaultSubscriptionTTL, l.MaxSubscriptionTTL)
 	case l.DefaultClaimGrace > l.MaxClaimGrace:
-		return l, store.Errorf(ErrInvalid, "Limits: claim grace default %v above %v", l.DefaultClaimGrace, l.MaxClaimGrace)
+		return l, store.Errorf(ErrInvalidTTL, "Limits: claim grace default %v above %v", l.DefaultClaimGrace, l.MaxClaimGrace)
 	case l.DefaultClaimLimit > l.MaxMessagesPerCall || l.DefaultPageSize > l.MaxMessagesPerCall:
-		return l, store.Errorf(ErrInvalid, "Limits: default claim limit %d or page size %d above MaxMessagesPerCall %d", l.DefaultClaimLimit, l.DefaultPageSize, l.MaxMessagesPerCall)
+		return l, store.Errorf(ErrInvalidLimit, "Limits: default claim limit %d or page size %d above MaxMessagesPerCall %d", l.DefaultClaimLimit, l.DefaultPageSize, l.MaxMessagesPerCall)
 	}
 	return l, nil
 }
 
-// orDefault sets a zero *v to def and rejects a negative one.
-func orDefault[T int | time.Duration](v *T, def T, name string) error {
+// orDefault sets a zero *v to def and rejects a negative one with kind.
+func orDefault[T int | time.Duration](v *T, def T, name string, kind error) error {
 	switch {
 	case *v < 0:
-		return store.Errorf(ErrInvalid, "Limits.%s %v: negative", name, *v)
+		return store.Errorf(kind, "Limits.%s %v: negative", name, *v)
 	case *v == 0:
 		*v = def
 	}

@@ -102,7 +102,7 @@ func (l *Limits) checkDrafts(drafts []Draft) error {
 			return err
 		}
 		if len(d.DedupID) > l.MaxDedupIDLen {
-			return store.Errorf(ErrInvalid, "message %d: dedup id of %d bytes: more than %d", i, len(d.DedupID), l.MaxDedupIDLen)
+			return store.Errorf(ErrTooLarge, "message %d: dedup id of %d bytes: more than %d", i, len(d.DedupID), l.MaxDedupIDLen)
 		}
 	}
 	if total > l.MaxPostSize {
@@ -154,6 +154,9 @@ func (q *Queue) GetMany(ctx context.Context, ids ...ID) ([]Message, error) {
 	if err := q.s.limits.checkCount(len(ids), "a get", "ids"); err != nil {
 		return nil, err
 	}
+	if err := store.CheckIDs("message id", ids...); err != nil {
+		return nil, err
+	}
 	return st.GetMessages(ctx, store.GetMessagesParams{Queue: q.ref, IDs: ids, Now: q.s.now()})
 }
 
@@ -184,6 +187,9 @@ func (q *Queue) deleteIDs(ctx context.Context, p store.DeleteMessagesParams) err
 	}
 	defer q.s.gate.leave()
 	if err := q.s.limits.checkCount(len(p.IDs), "a delete", "ids"); err != nil {
+		return err
+	}
+	if err := store.CheckIDs("message id", p.IDs...); err != nil {
 		return err
 	}
 	p.Queue, p.Now = q.ref, q.s.now()

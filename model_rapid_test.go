@@ -165,6 +165,16 @@ type mbHandle struct {
 	tag string
 }
 
+// zeroErr is what a call through h gives when its ID is zero: a claim
+// that found nothing holds nothing (ErrClaimNotFound), while ClaimByID of
+// the zero ID is bad input (ErrInvalidID).
+func (h *mbHandle) zeroErr() error {
+	if h.tag == "bogus" {
+		return herald.ErrInvalidID
+	}
+	return herald.ErrClaimNotFound
+}
+
 type mbMachine struct {
 	m         *refModel
 	clock     *mbClock
@@ -479,7 +489,10 @@ func (mb *mbMachine) get(t *rapid.T) {
 	id := mb.pickID(t, k, "id")
 	var werr error
 	want := mb.m.find(k, id)
-	if want == nil {
+	switch {
+	case id.IsZero():
+		werr = herald.ErrInvalidID
+	case want == nil:
 		werr = herald.ErrNotFound
 	}
 	got, err := mb.q(k, "").Get(mb.ctx, id)
@@ -617,7 +630,7 @@ func (mb *mbMachine) renew(t *rapid.T) {
 	}
 	switch {
 	case h.h.ID.IsZero():
-		werr = herald.ErrClaimNotFound
+		werr = h.zeroErr()
 	default:
 		werr = mb.m.renew(h.c, eff, h.gr)
 	}
@@ -634,7 +647,10 @@ func (mb *mbMachine) release(t *rapid.T) {
 	h := mb.pickHandle(t)
 	delay := rapid.SampledFrom([]time.Duration{0, 0, time.Second, 20 * time.Second, 16 * time.Minute}).Draw(t, "delay")
 	var werr error
-	if !h.h.ID.IsZero() {
+	switch {
+	case h.h.ID.IsZero() && h.tag == "bogus":
+		werr = herald.ErrInvalidID
+	case !h.h.ID.IsZero():
 		werr = mb.m.release(h.c, delay)
 	}
 	errKind(t, "Release "+h.tag, h.h.Release(mb.ctx, delay), werr)
@@ -645,7 +661,7 @@ func (mb *mbMachine) claimDelete(t *rapid.T) {
 	ids := mb.deleteIDs(t, h)
 	var werr error
 	if h.h.ID.IsZero() {
-		werr = herald.ErrClaimNotFound
+		werr = h.zeroErr()
 	} else {
 		werr = mb.m.del(h.key, ids, h.h.ID)
 	}
@@ -668,7 +684,7 @@ func (mb *mbMachine) deleteAndClaim(t *rapid.T) {
 	var dlq refKey
 	var werr error
 	if h.h.ID.IsZero() {
-		werr = herald.ErrClaimNotFound
+		werr = h.zeroErr()
 	} else if werr = mb.m.del(h.key, ids, h.h.ID); werr == nil {
 		c, taken, moved, dlq, werr = mb.m.claim(h.key, o.TTL, o.Grace, o.Limit)
 	}
@@ -881,6 +897,9 @@ func (mb *mbMachine) doReopen(t *rapid.T) {
 		nh := mb.q(h.key, "").ClaimByID(h.h.ID)
 		nh.TTL, nh.Grace, nh.Expires, nh.Messages = h.h.TTL, h.h.Grace, h.h.Expires, h.h.Messages
 		h.h = nh
+		if nh.ID.IsZero() {
+			h.tag = "bogus" // an empty claim is now ClaimByID of the zero ID: bad input
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ package herald_test
 // machine learns it from the dead-letter queue's listing.
 
 import (
+	"slices"
 	"time"
 
 	"github.com/heraldmq/herald"
@@ -275,6 +276,9 @@ func (m *refModel) get(k refKey, ids []herald.ID) ([]*refMsg, error) {
 	if len(ids) < 1 || len(ids) > refLimits.MaxMessagesPerCall {
 		return nil, herald.ErrInvalidLimit
 	}
+	if slices.Contains(ids, herald.ID{}) {
+		return nil, herald.ErrInvalidID // the zero ID names nothing
+	}
 	var out []*refMsg
 	seen := map[herald.ID]bool{}
 	for _, id := range ids {
@@ -297,6 +301,9 @@ func (m *refModel) get(k refKey, ids []herald.ID) ([]*refMsg, error) {
 func (m *refModel) del(k refKey, ids []herald.ID, cid herald.ID) error {
 	if len(ids) < 1 || len(ids) > refLimits.MaxMessagesPerCall {
 		return herald.ErrInvalidLimit
+	}
+	if slices.Contains(ids, herald.ID{}) {
+		return herald.ErrInvalidID // the zero ID names nothing
 	}
 	var found []*refMsg
 	for _, id := range ids {

@@ -65,7 +65,7 @@ func checkPool(p Pool, have []*pool) error {
 		return store.Errorf(ErrInvalid, "pool %q: no store", p.Name)
 	}
 	if p.Weight < 0 {
-		return store.Errorf(ErrInvalid, "pool %q: weight %d: negative", p.Name, p.Weight)
+		return store.Errorf(ErrInvalidLimit, "pool %q: weight %d: negative", p.Name, p.Weight)
 	}
 	for _, h := range have {
 		if h.name == p.Name {
@@ -119,7 +119,7 @@ func (s *Service) SetPoolWeight(ctx context.Context, name string, weight int) er
 	}
 	defer s.gate.leave()
 	if weight < 0 {
-		return store.Errorf(ErrInvalid, "pool %q: weight %d: negative", name, weight)
+		return store.Errorf(ErrInvalidLimit, "pool %q: weight %d: negative", name, weight)
 	}
 	r := s.router
 	r.mu.Lock()

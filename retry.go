@@ -53,9 +53,9 @@ func (b Backoff) withDefaults(maxDelay time.Duration) (Backoff, error) {
 	case b.Max > maxDelay:
 		return b, store.Errorf(ErrInvalidDelay, "backoff max %v: over the longest delay %v", b.Max, maxDelay)
 	case !(b.Factor >= 1) || math.IsInf(b.Factor, 0): // NaN fails every comparison
-		return b, store.Errorf(ErrInvalid, "backoff factor %v: want a number from 1", b.Factor)
+		return b, store.Errorf(ErrInvalidDelay, "backoff factor %v: want a number from 1", b.Factor)
 	case math.IsNaN(b.Jitter) || b.Jitter > 1:
-		return b, store.Errorf(ErrInvalid, "backoff jitter %v: want at most 1", b.Jitter)
+		return b, store.Errorf(ErrInvalidDelay, "backoff jitter %v: want at most 1", b.Jitter)
 	}
 	return b, nil
 }

@@ -134,6 +134,9 @@ func (q *Queue) Subscription(ctx context.Context, id ID) (Subscription, error) {
 		return Subscription{}, err
 	}
 	defer q.s.gate.leave()
+	if err := store.CheckIDs("subscription id", id); err != nil {
+		return Subscription{}, err
+	}
 	return st.GetSubscription(ctx, store.GetSubscriptionParams{Queue: q.ref, ID: id, Now: q.s.now()})
 }
 
@@ -161,6 +164,9 @@ func (q *Queue) UpdateSubscription(ctx context.Context, id ID, u SubscriptionUpd
 		return Subscription{}, err
 	}
 	defer q.s.gate.leave()
+	if err := store.CheckIDs("subscription id", id); err != nil {
+		return Subscription{}, err
+	}
 	if u.Subscriber != nil {
 		if err := q.s.checkSubscriber(*u.Subscriber); err != nil {
 			return Subscription{}, err
@@ -190,6 +196,9 @@ func (q *Queue) ConfirmSubscription(ctx context.Context, id ID, confirmed bool) 
 		return err
 	}
 	defer q.s.gate.leave()
+	if err := store.CheckIDs("subscription id", id); err != nil {
+		return err
+	}
 	_, err = st.UpdateSubscription(ctx, store.UpdateSubscriptionParams{Queue: q.ref, ID: id, Confirmed: &confirmed, Now: q.s.now()})
 	return err
 }
@@ -202,6 +211,9 @@ func (q *Queue) Unsubscribe(ctx context.Context, id ID) error {
 		return err
 	}
 	defer q.s.gate.leave()
+	if err := store.CheckIDs("subscription id", id); err != nil {
+		return err
+	}
 	return st.DeleteSubscription(ctx, store.DeleteSubscriptionParams{Queue: q.ref, ID: id})
 }
 
@@ -230,6 +242,9 @@ func (q *Queue) RetryDeliveries(ctx context.Context, ids ...ID) (int, error) {
 	}
 	defer q.s.gate.leave()
 	if err := q.s.limits.checkCount(len(ids), "a retry of deliveries", "ids"); err != nil {
+		return 0, err
+	}
+	if err := store.CheckIDs("delivery id", ids...); err != nil {
 		return 0, err
 	}
 	n, err := st.RetryFailedDeliveries(ctx, store.RetryFailedDeliveriesParams{Queue: q.ref, IDs: ids, Now: q.s.now()})

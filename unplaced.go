@@ -60,11 +60,14 @@ func (unplaced) ListMessages(context.Context, store.ListMessagesParams) ([]store
 	return nil, nil
 }
 
-func (unplaced) GetMessages(context.Context, store.GetMessagesParams) ([]store.Message, error) {
-	return nil, nil
+func (unplaced) GetMessages(_ context.Context, p store.GetMessagesParams) ([]store.Message, error) {
+	return nil, p.Check()
 }
 
 func (unplaced) DeleteMessages(_ context.Context, p store.DeleteMessagesParams) error {
+	if err := p.Check(); err != nil {
+		return err
+	}
 	if !p.Claim.IsZero() && len(p.IDs) > 0 {
 		return store.Gone(p.IDs[0], p.Claim)
 	}
@@ -76,6 +79,9 @@ func (unplaced) PopMessages(context.Context, store.PopParams) ([]store.Message, 
 }
 
 func (unplaced) CreateClaim(_ context.Context, p store.CreateClaimParams) (store.ClaimResult, error) {
+	if err := p.Check(); err != nil {
+		return store.ClaimResult{}, err
+	}
 	if len(p.Delete) > 0 {
 		return store.ClaimResult{}, store.Gone(p.Delete[0], p.DeleteClaim)
 	}
@@ -83,14 +89,20 @@ func (unplaced) CreateClaim(_ context.Context, p store.CreateClaimParams) (store
 }
 
 func (unplaced) GetClaim(_ context.Context, p store.GetClaimParams) (store.ClaimInfo, []store.Message, error) {
+	if err := p.Check(); err != nil {
+		return store.ClaimInfo{}, nil, err
+	}
 	return store.ClaimInfo{}, nil, store.Errorf(ErrClaimNotFound, "claim %s in queue %q not found or expired", p.Claim, p.Queue.Name)
 }
 
 func (unplaced) RenewClaim(_ context.Context, p store.RenewClaimParams) (store.ClaimInfo, error) {
+	if err := p.Check(); err != nil {
+		return store.ClaimInfo{}, err
+	}
 	return store.ClaimInfo{}, store.Errorf(ErrClaimNotFound, "claim %s in queue %q not found or expired", p.Claim, p.Queue.Name)
 }
 
-func (unplaced) ReleaseClaim(context.Context, store.ReleaseClaimParams) error { return nil }
+func (unplaced) ReleaseClaim(_ context.Context, p store.ReleaseClaimParams) error { return p.Check() }
 
 func (unplaced) Sweep(context.Context, store.SweepParams) (store.SweepResult, error) {
 	return store.SweepResult{}, nil

@@ -197,7 +197,7 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 	if err := ctx.Err(); err != nil {
 		return store.ClaimInfo{}, nil, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return store.ClaimInfo{}, nil, err
 	}
 	now := s.observe(p.Now)
@@ -258,10 +258,7 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 // RenewClaim makes a live claim expire at Now+TTL and extends its messages
 // again (C2, C4); claim counts stay.
 func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store.ClaimInfo, error) {
-	if err := p.Queue.Check(); err != nil {
-		return store.ClaimInfo{}, err
-	}
-	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
+	if err := p.Check(); err != nil {
 		return store.ClaimInfo{}, err
 	}
 	var info store.ClaimInfo
@@ -331,11 +328,8 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 // (C5). With IDs it frees only those of its messages, and the claim ends
 // once it holds none. An unknown or expired claim is a no-op.
 func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) error {
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
-	}
-	if p.Delay < 0 {
-		return store.Errorf(store.ErrInvalidDelay, "release delay %v: negative", p.Delay)
 	}
 	return s.update(ctx, func(w *wtx) error {
 		q, now, err := w.dueQueue(p.Queue, p.Now)

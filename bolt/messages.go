@@ -246,7 +246,7 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	now := s.observe(p.Now)
@@ -293,11 +293,8 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 // DeleteMessages deletes messages, checking claims first as M8 says; a
 // failed check deletes nothing.
 func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams) error {
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
-	}
-	if p.IgnoreClaims && !p.Claim.IsZero() {
-		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
 	}
 	return s.update(ctx, func(w *wtx) error { return w.deleteMessages(&p) })
 }
@@ -359,7 +356,7 @@ func checkClaim(id store.ID, r *rec, cid store.ID) error {
 			return store.Errorf(store.ErrClaimMismatch, "message %s is under a claim; delete it with that claim", id)
 		}
 	case r.claim.IsZero():
-		return store.Errorf(store.ErrNotClaimed, "message %s is not claimed (claim %s)", id, cid)
+		return store.NotClaimed(id, cid)
 	case r.claim != cid:
 		return store.Errorf(store.ErrClaimMismatch, "message %s is under another claim than %s", id, cid)
 	}

@@ -539,6 +539,11 @@ func TestHealthAndPing(t *testing.T) {
 	c := newClient(t, httpapi.Options{})
 	c.expect(http.StatusNoContent, "GET", "/v2/ping", "")
 	c.expect(http.StatusNoContent, "HEAD", "/v2/ping", "")
+	// A health probe must send both headers, as the README says: ping
+	// is no exception to "every route but GET / needs them".
+	c.with("Client-ID", "").expect(http.StatusBadRequest, "GET", "/v2/ping", "")
+	c.with("X-Project-ID", "").expect(http.StatusBadRequest, "GET", "/v2/ping", "")
+	c.with("Client-ID", "", "X-Project-ID", "").expect(http.StatusMultipleChoices, "GET", "/", "")
 	c.expect(http.StatusForbidden, "GET", "/v2/health", "")
 	c.with("X-Roles", "admin").expect(http.StatusForbidden, "GET", "/v2/health", "")
 	admin := newClient(t, httpapi.Options{Admin: true})

@@ -302,7 +302,7 @@ func (s *Store) GetClaim(ctx context.Context, p store.GetClaimParams) (store.Cla
 	if err := ctx.Err(); err != nil {
 		return store.ClaimInfo{}, nil, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return store.ClaimInfo{}, nil, err
 	}
 	now := s.observe(p.Now)
@@ -347,10 +347,7 @@ func (s *Store) RenewClaim(ctx context.Context, p store.RenewClaimParams) (store
 	if err := ctx.Err(); err != nil {
 		return store.ClaimInfo{}, err
 	}
-	if err := p.Queue.Check(); err != nil {
-		return store.ClaimInfo{}, err
-	}
-	if err := store.CheckClaimTimes(p.TTL, p.Grace); err != nil {
+	if err := p.Check(); err != nil {
 		return store.ClaimInfo{}, err
 	}
 	now := s.observe(p.Now)
@@ -388,11 +385,8 @@ func (s *Store) ReleaseClaim(ctx context.Context, p store.ReleaseClaimParams) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
-	}
-	if p.Delay < 0 {
-		return store.Errorf(store.ErrInvalidDelay, "release delay %v: negative", p.Delay)
 	}
 	now := s.observe(p.Now)
 	q, now, err := s.lockAt(p.Queue, now)

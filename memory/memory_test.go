@@ -81,7 +81,7 @@ func TestPostListGet(t *testing.T) {
 	require.Len(t, ms, 1)
 	require.Equal(t, ids[1], ms[0].ID)
 
-	got, err := s.GetMessages(ctx, store.GetMessagesParams{Queue: qa, IDs: []store.ID{ids[2], {}, ids[0], ids[2]}, Now: t0})
+	got, err := s.GetMessages(ctx, store.GetMessagesParams{Queue: qa, IDs: []store.ID{ids[2], {9}, ids[0], ids[2]}, Now: t0})
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	require.Equal(t, ids[2], got[0].ID)

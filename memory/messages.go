@@ -273,7 +273,7 @@ func (s *Store) GetMessages(ctx context.Context, p store.GetMessagesParams) ([]s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	now := s.observe(p.Now)
@@ -316,11 +316,8 @@ func (s *Store) DeleteMessages(ctx context.Context, p store.DeleteMessagesParams
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
-	}
-	if p.IgnoreClaims && !p.Claim.IsZero() {
-		return store.Errorf(store.ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
 	}
 	now := s.observe(p.Now)
 	q, _, err := s.lockAt(p.Queue, now)
@@ -398,7 +395,7 @@ func checkClaim(m *message, cid store.ID, ck key) error {
 			return store.Errorf(store.ErrClaimMismatch, "message %s is under a claim; delete it with that claim", m.k.id())
 		}
 	case m.claim == nil:
-		return store.Errorf(store.ErrNotClaimed, "message %s is not claimed (claim %s)", m.k.id(), cid)
+		return store.NotClaimed(m.k.id(), cid)
 	case m.claim.k != ck:
 		return store.Errorf(store.ErrClaimMismatch, "message %s is under another claim than %s", m.k.id(), cid)
 	}

@@ -97,3 +97,20 @@ func CheckLimit(n int, what string) error {
 	}
 	return nil
 }
+
+// CheckIDs reports ErrInvalidID if one of ids is the zero ID. The zero ID
+// names nothing, so a call that names it is the caller's mistake, not a
+// missing message: without this check it read as "message  is gone" or
+// "not found" with an empty id. what names the ids ("message id").
+func CheckIDs(what string, ids ...ID) error {
+	for i, id := range ids {
+		if !id.IsZero() {
+			continue
+		}
+		if len(ids) == 1 {
+			return Errorf(ErrInvalidID, "%s: zero id", what)
+		}
+		return Errorf(ErrInvalidID, "%s %d of %d: zero id", what, i+1, len(ids))
+	}
+	return nil
+}

@@ -24,19 +24,25 @@ var (
 	// ErrInvalidName reports a bad queue name (Q1) or project id (T1).
 	ErrInvalidName = &kind{text: "herald: invalid name", parent: ErrInvalid}
 	// ErrInvalidTTL reports a message, claim or grace duration out of range,
-	// or one whose deadline would overflow (M4, C2).
+	// or one whose deadline would overflow (M4, C2), and any other
+	// duration or timeout a caller gives out of range (a claim's wait, a
+	// consume stop timeout, a duration field of herald.Limits).
 	ErrInvalidTTL = &kind{text: "herald: invalid ttl", parent: ErrInvalid}
-	// ErrInvalidDelay reports a message or release delay out of range (M5, C5).
+	// ErrInvalidDelay reports a message or release delay out of range (M5,
+	// C5), or a backoff that would make one.
 	ErrInvalidDelay = &kind{text: "herald: invalid delay", parent: ErrInvalid}
 	// ErrInvalidLimit reports a count (claim limit, page size, pop size,
-	// number of ids) out of range.
+	// number of ids, consume concurrency or attempts, pool weight) out of
+	// range, or a count or size field of herald.Limits that is negative
+	// or contradicts another.
 	ErrInvalidLimit = &kind{text: "herald: invalid limit", parent: ErrInvalid}
 	// ErrInvalidID reports a message or claim id that cannot be parsed.
 	ErrInvalidID = &kind{text: "herald: invalid id", parent: ErrInvalid}
 	// ErrInvalidMetadata reports queue metadata that is not a JSON object, is
 	// too large, or has a reserved key of the wrong type or range (Q3).
 	ErrInvalidMetadata = &kind{text: "herald: invalid metadata", parent: ErrInvalid}
-	// ErrTooLarge reports a message body or post batch over its limit (M3).
+	// ErrTooLarge reports a message body, post batch, dedup id or
+	// subscription options over its limit (M3).
 	ErrTooLarge = &kind{text: "herald: too large", parent: ErrInvalid}
 	// ErrDeniedTarget reports a webhook subscriber whose address is not
 	// public (loopback, private, link-local …) where the Service denies
@@ -106,6 +112,15 @@ var (
 // ErrNotClaimed. Backends use it so that every store says the same.
 func Gone(id, claim ID) error {
 	return Errorf(ErrMessageGone, "message %s is gone (already deleted, expired or purged): claim %s cannot settle it", id, claim)
+}
+
+// NotClaimed returns the error for a message id that a delete under claim
+// names but that is under no live claim (M8, C3): the claim expired or
+// was released, so the message is free again, or the claim never held
+// it. It matches ErrNotClaimed. Backends use it so that every store says
+// the same.
+func NotClaimed(id, claim ID) error {
+	return Errorf(ErrNotClaimed, "message %s is not claimed: claim %s expired or was released, or never held it", id, claim)
 }
 
 // detail is an error that names the offending value and matches its kind.

@@ -189,7 +189,7 @@ type CreateClaimParams struct {
 }
 
 // Check validates p as every store must before claiming: queue name, claim
-// times, limit, and a Delete that names its claim.
+// times, limit, and a Delete that names its claim and no zero id.
 func (p *CreateClaimParams) Check() error {
 	if err := p.Queue.Check(); err != nil {
 		return err
@@ -203,7 +203,7 @@ func (p *CreateClaimParams) Check() error {
 	if len(p.Delete) > 0 && p.DeleteClaim.IsZero() {
 		return Errorf(ErrInvalid, "claim: deleting %d messages needs the claim that holds them", len(p.Delete))
 	}
-	return nil
+	return CheckIDs("message id", p.Delete...)
 }
 
 // DeleteParams returns the delete p asks for before its claim.
@@ -251,4 +251,62 @@ type SweepParams struct {
 	Now time.Time
 	// Limit bounds the items removed by one call (B1), at least 1.
 	Limit int
+}
+
+// Check validates p as every store must before reading: queue name and no
+// zero id.
+func (p *GetMessagesParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	return CheckIDs("message id", p.IDs...)
+}
+
+// Check validates p as every store must before deleting: queue name, no
+// zero id, and no claim with IgnoreClaims.
+func (p *DeleteMessagesParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	if p.IgnoreClaims && !p.Claim.IsZero() {
+		return Errorf(ErrInvalid, "delete: a claim %s with IgnoreClaims", p.Claim)
+	}
+	return CheckIDs("message id", p.IDs...)
+}
+
+// Check validates p as every store must before reading the claim: queue
+// name and a claim id that is not zero.
+func (p *GetClaimParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	return CheckIDs("claim id", p.Claim)
+}
+
+// Check validates p as every store must before renewing: queue name, a
+// claim id that is not zero, and the claim times.
+func (p *RenewClaimParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	if err := CheckIDs("claim id", p.Claim); err != nil {
+		return err
+	}
+	return CheckClaimTimes(p.TTL, p.Grace)
+}
+
+// Check validates p as every store must before releasing: queue name, a
+// delay of at least zero, a claim id that is not zero and no zero message
+// id.
+func (p *ReleaseClaimParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	if p.Delay < 0 {
+		return Errorf(ErrInvalidDelay, "release delay %v: negative", p.Delay)
+	}
+	if err := CheckIDs("claim id", p.Claim); err != nil {
+		return err
+	}
+	return CheckIDs("message id", p.IDs...)
 }

@@ -13,7 +13,11 @@ import "context"
 // messages in the queue.
 //
 // Every method checks its QueueRef (T1, Q1) and returns ErrClosed after
-// Close. Methods are safe for concurrent use.
+// Close. A message or claim ID that a method takes to name something (not
+// a Marker, and not DeleteMessagesParams.Claim, where zero means "no
+// claim") must not be the zero ID, which names nothing: it gives
+// ErrInvalidID (CheckIDs; the params' Check methods apply it). Methods are
+// safe for concurrent use.
 //
 // Every method, here and in the optional interfaces (Transactor,
 // Subscriber, Cataloger), honours ctx the same way (E1): called with a ctx

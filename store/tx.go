@@ -57,8 +57,9 @@ type TxOp struct {
 	Claim  ID
 }
 
-// Check validates the shape of an op: its queue and that it is one post or
-// one delete. The op's contents are checked when it runs.
+// Check validates the shape of an op: its queue, that it is one post or
+// one delete, and that a delete names no zero id. The op's contents are
+// checked when it runs.
 func (o TxOp) Check() error {
 	if err := o.Queue.Check(); err != nil {
 		return err
@@ -71,7 +72,7 @@ func (o TxOp) Check() error {
 	case len(o.Post) > 0 && !o.Claim.IsZero():
 		return Errorf(ErrInvalid, "transaction op on %q: a post with a claim", o.Queue.Name)
 	}
-	return nil
+	return CheckIDs("message id", o.Delete...)
 }
 
 // OpError says which op of a transaction failed; it matches what err

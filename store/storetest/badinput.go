@@ -131,7 +131,7 @@ func testBadInputChangesNothing(f *fixture) {
 		{call{"CreateClaim zero TTL", claim(store.CreateClaimParams{Limit: 1})}, store.ErrInvalidTTL},
 		{call{"CreateClaim overflowing TTL", claim(store.CreateClaimParams{TTL: huge, Limit: 1})}, store.ErrInvalidTTL},
 		{call{"CreateClaim negative grace", claim(store.CreateClaimParams{TTL: claimTTL, Grace: -1, Limit: 1})}, store.ErrInvalidTTL},
-		{call{"RenewClaim zero ID", renew(store.ID{}, claimTTL, 0)}, store.ErrClaimNotFound},
+		{call{"RenewClaim zero ID", renew(store.ID{}, claimTTL, 0)}, store.ErrInvalidID},
 		{call{"RenewClaim garbage ID", renew(fakeID(7), claimTTL, 0)}, store.ErrClaimNotFound},
 		{call{"RenewClaim other queue's claim", renew(foreign, claimTTL, 0)}, store.ErrClaimNotFound},
 		{call{"RenewClaim expired claim", renew(expired, claimTTL, 0)}, store.ErrClaimNotFound},
@@ -139,7 +139,7 @@ func testBadInputChangesNothing(f *fixture) {
 		{call{"RenewClaim zero TTL", renew(live, 0, 0)}, store.ErrInvalidTTL},
 		{call{"RenewClaim negative grace", renew(live, claimTTL, -1)}, store.ErrInvalidTTL},
 		{call{"RenewClaim overflowing TTL", renew(live, huge, 0)}, store.ErrInvalidTTL},
-		{call{"GetClaim zero ID", getClaim(store.ID{})}, store.ErrClaimNotFound},
+		{call{"GetClaim zero ID", getClaim(store.ID{})}, store.ErrInvalidID},
 		{call{"GetClaim other queue's claim", getClaim(foreign)}, store.ErrClaimNotFound},
 		{call{"GetClaim expired claim", getClaim(expired)}, store.ErrClaimNotFound},
 		{call{"ReleaseClaim negative delay", release(live, -1)}, store.ErrInvalidDelay},
@@ -153,6 +153,22 @@ func testBadInputChangesNothing(f *fixture) {
 		{call{"DeleteMessages missing, live claim", del(live, fakeID(9))}, store.ErrMessageGone},
 		{call{"DeleteMessages held then missing, live claim", del(live, m0, fakeID(9))}, store.ErrMessageGone},
 		{call{"DeleteMessages missing, expired claim", del(expired, fakeID(9))}, store.ErrMessageGone},
+		// The zero ID names nothing: naming it is bad input, not a missing
+		// message or claim ("message  is gone" with an empty id).
+		{call{"GetMessages zero ID", func() error {
+			_, err := f.s.GetMessages(f.ctx, store.GetMessagesParams{Queue: q, IDs: []store.ID{m2, {}}, Now: f.now})
+			return err
+		}}, store.ErrInvalidID},
+		{call{"DeleteMessages zero ID, no claim", del(store.ID{}, m2, store.ID{})}, store.ErrInvalidID},
+		{call{"DeleteMessages zero ID, live claim", del(live, m0, store.ID{})}, store.ErrInvalidID},
+		{call{"DeleteMessages zero ID, IgnoreClaims", func() error {
+			return f.s.DeleteMessages(f.ctx, store.DeleteMessagesParams{Queue: q, IDs: []store.ID{m2, {}}, IgnoreClaims: true, Now: f.now})
+		}}, store.ErrInvalidID},
+		{call{"CreateClaim deleting a zero ID", claim(store.CreateClaimParams{TTL: claimTTL, Limit: 1, Delete: []store.ID{m0, {}}, DeleteClaim: live})}, store.ErrInvalidID},
+		{call{"ReleaseClaim zero ID", release(store.ID{}, 0)}, store.ErrInvalidID},
+		{call{"ReleaseClaim zero message ID", func() error {
+			return f.s.ReleaseClaim(f.ctx, store.ReleaseClaimParams{Queue: q, Claim: live, IDs: []store.ID{m0, {}}, Now: f.now})
+		}}, store.ErrInvalidID},
 		{call{"DeleteMessages IgnoreClaims with a claim", func() error {
 			return f.s.DeleteMessages(f.ctx, store.DeleteMessagesParams{Queue: q, IDs: []store.ID{m2}, Claim: live, IgnoreClaims: true, Now: f.now})
 		}}, store.ErrInvalid},
@@ -166,6 +182,15 @@ func testBadInputChangesNothing(f *fixture) {
 			}{c, store.ErrInvalidLimit})
 		}
 	}
+	if t, ok := f.s.(store.Transactor); ok {
+		cases = append(cases, struct {
+			call
+			want error
+		}{call{"Transact deleting a zero ID", func() error {
+			_, err := t.Transact(f.ctx, store.TxParams{Ops: []store.TxOp{{Queue: q, Delete: []store.ID{m0, {}}, Claim: live}}, Now: f.now})
+			return err
+		}}, store.ErrInvalidID})
+	}
 
 	before := f.snapshots(q, other)
 	names := f.queueNames("p")
@@ -177,6 +202,10 @@ func testBadInputChangesNothing(f *fixture) {
 		require.Equal(f.t, before, f.snapshots(q, other), "%s changed the store", tc.name)
 		require.Equal(f.t, names, f.queueNames("p"), "%s changed the queue list", tc.name)
 	}
+	// A settle of a free message says why its claim no longer holds it,
+	// in the same words on every store.
+	require.EqualError(f.t, del(live, m2)(), "herald: message "+m2.String()+" is not claimed: claim "+live.String()+
+		" expired or was released, or never held it")
 	// The refused batches recorded no dedup entry.
 	fresh := f.postDrafts(q, store.Draft{Body: []byte("new"), DedupID: "new"})
 	require.NotContains(f.t, ids(before[0].Messages), fresh[0])
