@@ -21,8 +21,17 @@ func (s *Store) Verify(ctx context.Context) error {
 		if err := touchPages(tx); err != nil {
 			return err
 		}
+		// Drain every error: Check reads tx from a goroutine of its own
+		// until it closes the channel, and returning early would close
+		// tx under it (a data race, seen by FuzzOpenBolt under -race).
+		var damage error
 		for err := range tx.Check() {
-			return store.Errorf(store.ErrCorrupt, "%s: %v", s.path, err)
+			if damage == nil {
+				damage = err
+			}
+		}
+		if damage != nil {
+			return store.Errorf(store.ErrCorrupt, "%s: %v", s.path, damage)
 		}
 		queues := tx.Bucket(bkQueues)
 		if queues == nil {
