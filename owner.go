@@ -21,7 +21,7 @@ var owners = struct {
 }{of: make(map[store.Store]*Service)}
 
 // own records sts as s's, all or none, or says which one another Service
-// holds. A store whose type cannot be a map key is not tracked.
+// holds. A store that cannot be a map key is not tracked.
 func (s *Service) own(sts ...store.Store) error {
 	owners.Lock()
 	defer owners.Unlock()
@@ -52,8 +52,11 @@ func (s *Service) disown(sts ...store.Store) {
 	}
 }
 
+// tracked reports whether st can be a map key. The value decides, not its
+// type: a struct passed by value has a comparable type even when an
+// interface field holds a slice, and hashing that value panics.
 func tracked(st store.Store) bool {
-	return st != nil && reflect.TypeOf(st).Comparable()
+	return st != nil && reflect.ValueOf(st).Comparable()
 }
 
 // stores lists every store the router holds: its pools' and the catalog's.

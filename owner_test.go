@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldmq/herald"
 	"github.com/heraldmq/herald/memory"
+	"github.com/heraldmq/herald/store"
 )
 
 // A store serves one Service. Two over one store would not wake each
@@ -45,4 +46,27 @@ func TestStoreServesOneService(t *testing.T) {
 	require.NoError(t, err, "the removed pool's store is no longer held (it is closed: calls give ErrClosed)")
 	require.NoError(t, again.Close())
 	require.NoError(t, svc.Close())
+}
+
+// valueStore is a store passed by value whose type is comparable but whose
+// value is not: its tag holds a slice. Using it as a map key panics.
+type valueStore struct {
+	store.Store
+	tag any
+}
+
+// A store value that cannot be a map key is not tracked (B5 cannot tell
+// two of them apart), and New must not panic on it: the type alone is
+// comparable here, the value is not.
+func TestStoreOfAnUnhashableValue(t *testing.T) {
+	st := valueStore{Store: memory.New(), tag: []string{"not hashable"}}
+	var svc *herald.Service
+	require.NotPanics(t, func() {
+		var err error
+		svc, err = herald.New(herald.Options{Store: st})
+		require.NoError(t, err)
+	})
+	_, err := svc.Queue("q").Post(context.Background(), herald.Draft{Body: []byte("x")})
+	require.NoError(t, err)
+	require.NotPanics(t, func() { require.NoError(t, svc.Close()) })
 }
