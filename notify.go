@@ -357,7 +357,9 @@ func (n *notifier) deliver(ctx context.Context, st store.Subscriber, d store.Del
 	switch {
 	case ctx.Err() != nil:
 		return
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidID):
+		// No subscription, or a delivery naming none (the zero id, I1):
+		// retrying cannot help.
 		n.forget(d)
 		n.settle(ctx, st, d, store.Failed, time.Time{}, err)
 		return

@@ -217,7 +217,7 @@ func (s *Store) DeleteDamaged(ctx context.Context, p store.DeleteDamagedParams) 
 	if err := ctx.Err(); err != nil { // E1
 		return err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
 	}
 	return s.update(ctx, func(w *wtx) error {

@@ -455,7 +455,7 @@ func (s *Store) ListFailedDeliveries(ctx context.Context, p store.ListFailedDeli
 // RetryFailedDeliveries makes the given failed deliveries of the queue
 // pending again, due at Now with no attempts, and returns how many.
 func (s *Store) RetryFailedDeliveries(ctx context.Context, p store.RetryFailedDeliveriesParams) (int, error) {
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return 0, err
 	}
 	qk := queueKey(p.Queue)

@@ -107,7 +107,7 @@ func (s *Store) GetSubscription(ctx context.Context, p store.GetSubscriptionPara
 	if err := ctx.Err(); err != nil {
 		return store.Subscription{}, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return store.Subscription{}, err
 	}
 	now := s.observe(p.Now)
@@ -253,7 +253,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, p store.UpdateSubscripti
 // DeleteSubscription removes a subscription with its deliveries. A
 // missing one is not an error.
 func (s *Store) DeleteSubscription(ctx context.Context, p store.DeleteSubscriptionParams) error {
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
 	}
 	qk := queueKey(p.Queue)

@@ -156,7 +156,7 @@ func (s *Store) DeleteDamaged(ctx context.Context, p store.DeleteDamagedParams) 
 	if err := ctx.Err(); err != nil { // E1
 		return err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
 	}
 	if _, err := s.lookup(p.Queue); err != nil {

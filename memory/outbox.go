@@ -446,7 +446,7 @@ func (s *Store) RetryFailedDeliveries(ctx context.Context, p store.RetryFailedDe
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return 0, err
 	}
 	out, now, err := s.outboxAt(p.Now)

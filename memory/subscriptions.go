@@ -104,7 +104,7 @@ func (s *Store) GetSubscription(ctx context.Context, p store.GetSubscriptionPara
 	if err := ctx.Err(); err != nil {
 		return store.Subscription{}, err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return store.Subscription{}, err
 	}
 	out, now, err := s.outboxAt(p.Now)
@@ -210,7 +210,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, p store.DeleteSubscripti
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.Queue.Check(); err != nil {
+	if err := p.Check(); err != nil {
 		return err
 	}
 	q, err := s.lookup(p.Queue)

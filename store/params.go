@@ -310,3 +310,39 @@ func (p *ReleaseClaimParams) Check() error {
 	}
 	return CheckIDs("message id", p.IDs...)
 }
+
+// Check validates p as every store must before reading the subscription:
+// queue name and a subscription id that is not zero (I1).
+func (p *GetSubscriptionParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	return CheckIDs("subscription id", p.ID)
+}
+
+// Check validates p as every store must before deleting the subscription:
+// queue name and a subscription id that is not zero (I1).
+func (p *DeleteSubscriptionParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	return CheckIDs("subscription id", p.ID)
+}
+
+// Check validates p as every store must before retrying: queue name and
+// no zero delivery id (I1). No ids means every failed delivery.
+func (p *RetryFailedDeliveriesParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	return CheckIDs("delivery id", p.IDs...)
+}
+
+// Check validates p as every store must before forgetting damaged
+// messages: queue name and no zero message id (I1).
+func (p *DeleteDamagedParams) Check() error {
+	if err := p.Queue.Check(); err != nil {
+		return err
+	}
+	return CheckIDs("message id", p.IDs...)
+}

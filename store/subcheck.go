@@ -80,6 +80,9 @@ func (p *UpdateSubscriptionParams) Check() (json.RawMessage, error) {
 	if err := p.Queue.Check(); err != nil {
 		return nil, err
 	}
+	if err := CheckIDs("subscription id", p.ID); err != nil {
+		return nil, err
+	}
 	if p.Subscriber != nil {
 		if err := CheckSubscriber(*p.Subscriber); err != nil {
 			return nil, err

@@ -192,6 +192,37 @@ func testBadInputChangesNothing(f *fixture) {
 		}}, store.ErrInvalidID})
 	}
 
+	// I1 for subscriptions, deliveries and damaged messages too: the zero
+	// ID names nothing ("subscription  not found" before).
+	type zeroCase = struct {
+		call
+		want error
+	}
+	if sub, ok := f.s.(store.Subscriber); ok {
+		ttl := time.Hour
+		cases = append(cases,
+			zeroCase{call{"GetSubscription zero ID", func() error {
+				_, err := sub.GetSubscription(f.ctx, store.GetSubscriptionParams{Queue: q, Now: f.now})
+				return err
+			}}, store.ErrInvalidID},
+			zeroCase{call{"UpdateSubscription zero ID", func() error {
+				_, err := sub.UpdateSubscription(f.ctx, store.UpdateSubscriptionParams{Queue: q, TTL: &ttl, Now: f.now})
+				return err
+			}}, store.ErrInvalidID},
+			zeroCase{call{"DeleteSubscription zero ID", func() error {
+				return sub.DeleteSubscription(f.ctx, store.DeleteSubscriptionParams{Queue: q})
+			}}, store.ErrInvalidID},
+			zeroCase{call{"RetryFailedDeliveries zero ID", func() error {
+				_, err := sub.RetryFailedDeliveries(f.ctx, store.RetryFailedDeliveriesParams{Queue: q, IDs: []store.ID{{}}, Now: f.now})
+				return err
+			}}, store.ErrInvalidID})
+	}
+	if dk, ok := f.s.(store.DamageKeeper); ok {
+		cases = append(cases, zeroCase{call{"DeleteDamaged zero ID", func() error {
+			return dk.DeleteDamaged(f.ctx, store.DeleteDamagedParams{Queue: q, IDs: []store.ID{{}}})
+		}}, store.ErrInvalidID})
+	}
+
 	before := f.snapshots(q, other)
 	names := f.queueNames("p")
 	for _, tc := range cases {
