@@ -98,7 +98,9 @@ type Service struct {
 // sweeper and the claim scheduler (B3). Invalid Limits or pools give an
 // ErrInvalid error, and more than one pool with a catalog store that is
 // not a store.Cataloger an errors.ErrUnsupported one; the stores are then
-// still open and still the caller's to close.
+// still open and still the caller's to close — except a store another
+// live Service holds (ErrInvalid, B5): it is that Service's, and closing
+// it would close it under that Service.
 func New(opts Options) (*Service, error) {
 	limits, err := opts.Limits.withDefaults()
 	if err != nil {

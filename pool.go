@@ -80,8 +80,10 @@ func checkPool(p Pool, have []*pool) error {
 
 // AddPool adds a pool while the Service runs (P3); new queues may go to
 // it at once, existing ones stay where they are. The Service owns p.Store
-// from then on, unless AddPool fails. A name or store already in use, a
-// negative weight or a bad name gives ErrInvalid; a Service without a
+// from then on, unless AddPool fails. A name or store already in use
+// (by this Service's pools or catalog, or by another live Service: B5),
+// a negative weight or a bad name gives ErrInvalid; a store in use is
+// still its holder's, not the caller's to close. A Service without a
 // catalog (made with Options.Store) gives an errors.ErrUnsupported error.
 func (s *Service) AddPool(ctx context.Context, p Pool) error {
 	if err := s.gate.enter(); err != nil {
