@@ -139,7 +139,7 @@ func (q *Queue) Claim(ctx context.Context, o ClaimOptions) (*Claim, error) {
 // Every store must honour CreateClaimParams.Delete; storetest checks it.
 func (c *Claim) DeleteAndClaim(ctx context.Context, o ClaimOptions, ids ...ID) (*Claim, error) {
 	if len(ids) == 0 {
-		if c == nil || c.q == nil {
+		if c == nil || c.q == nil || c.byID && c.ID.IsZero() {
 			_, err := c.live("claim")
 			return nil, err
 		}

@@ -139,6 +139,8 @@ func TestZeroIDIsInvalid(t *testing.T) {
 		{"ClaimByID Release", herald.ErrInvalidID, claimID, func() error { return q.ClaimByID(zero).Release(ctx, 0) }},
 		{"ClaimByID DeleteAndClaim", herald.ErrInvalidID, claimID,
 			func() error { _, err := q.ClaimByID(zero).DeleteAndClaim(ctx, herald.ClaimOptions{}, held); return err }},
+		{"ClaimByID DeleteAndClaim without ids", herald.ErrInvalidID, claimID,
+			func() error { _, err := q.ClaimByID(zero).DeleteAndClaim(ctx, herald.ClaimOptions{}); return err }},
 		{"Tx.Delete", herald.ErrInvalidID, `herald: transaction op 0: message id: zero id`,
 			tx(func(tx *herald.Tx) { tx.Delete(q, zero) })},
 		{"Tx.DeleteClaimed", herald.ErrInvalidID, `herald: transaction op 0: message id 2 of 2: zero id`,
