@@ -162,10 +162,10 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 	if err := ctx.Err(); err != nil {
 		return nil, err // before the store: a claim counts against _max_claim_count
 	}
-	if err := q.s.gate.enter(); err != nil {
+	if err := q.s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.ref.Check(); err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 			return c, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-q.s.gate.done:
+		case <-q.s.gate.Done():
 			return nil, ErrClosed
 		}
 	}
@@ -263,7 +263,7 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams, log *sl
 	}
 	if len(r.Messages) == 0 {
 		if !r.NextReady.IsZero() && q.s.waiters.has(q.ref) {
-			q.s.sched.at(q.ref, r.NextReady)
+			q.s.sched.At(q.ref, r.NextReady)
 		}
 		return &Claim{q: q}, nil
 	}
@@ -293,7 +293,7 @@ func (q *Queue) logDeadLetters(log *slog.Logger, r *store.ClaimResult) {
 // wakeAt makes the scheduler wake the queue's sleepers at t, if it has any.
 func (q *Queue) wakeAt(t time.Time) {
 	if q.s.waiters.has(q.ref) {
-		q.s.sched.at(q.ref, t)
+		q.s.sched.At(q.ref, t)
 	}
 }
 
@@ -304,7 +304,7 @@ func (q *Queue) GetClaim(ctx context.Context, id ID) (*Claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := store.CheckIDs("claim id", id); err != nil {
 		return nil, err
 	}
@@ -332,7 +332,7 @@ func (c *Claim) Renew(ctx context.Context, ttl time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.s.limits.checkClaimTTL(ttl); err != nil {
 		return err
 	}
@@ -369,7 +369,7 @@ func (c *Claim) release(ctx context.Context, delay time.Duration, unstarted bool
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.s.limits.checkDelay(delay); err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (q *Queue) Damaged(ctx context.Context, o DamagedOptions) ([]DamagedMessage
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if o.Limit, err = q.s.limits.pageSize(o.Limit); err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (q *Queue) DeleteDamaged(ctx context.Context, ids ...ID) error {
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.s.limits.checkCount(len(ids), "a delete of damaged messages", "ids"); err != nil {
 		return err
 	}

@@ -40,10 +40,10 @@ func (s *Service) catalog(what string) (store.Cataloger, error) {
 // catalog gives an errors.ErrUnsupported error.
 func (p *Project) SetFlavor(ctx context.Context, f Flavor) error {
 	s := p.s
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	cat, err := s.catalog("flavor " + f.Name)
 	if err != nil {
 		return err
@@ -67,10 +67,10 @@ func (p *Project) SetFlavor(ctx context.Context, f Flavor) error {
 // Flavor returns a flavor of the project, or ErrNotFound.
 func (p *Project) Flavor(ctx context.Context, name string) (Flavor, error) {
 	s := p.s
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return Flavor{}, err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	cat, err := s.catalog("flavor " + name)
 	if err != nil {
 		return Flavor{}, err
@@ -88,10 +88,10 @@ func (p *Project) Flavor(ctx context.Context, name string) (Flavor, error) {
 // until a page comes back empty.
 func (p *Project) Flavors(ctx context.Context, marker string, limit int) ([]Flavor, error) {
 	s := p.s
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	cat, err := s.catalog("flavors")
 	if err != nil {
 		return nil, err
@@ -116,10 +116,10 @@ func (p *Project) Flavors(ctx context.Context, marker string, limit int) ([]Flav
 // queue that names it then gives ErrInvalidMetadata.
 func (p *Project) DeleteFlavor(ctx context.Context, name string) error {
 	s := p.s
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	cat, err := s.catalog("flavor " + name)
 	if err != nil {
 		return err

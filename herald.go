@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldmq/herald/internal/gate"
+	"github.com/heraldmq/herald/internal/sched"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -78,9 +80,9 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	batch   int
-	gate    *gate
+	gate    *gate.Gate
 	waiters *waiters
-	sched   *scheduler
+	sched   *sched.Scheduler
 	// consumers are the running Consume loops, stopped first by Close.
 	consumers *consumers
 	notify    *notifier
@@ -120,7 +122,7 @@ func New(opts Options) (*Service, error) {
 		now:       opts.Now,
 		log:       opts.Logger,
 		batch:     opts.SweepBatch,
-		gate:      newGate(),
+		gate:      gate.New(),
 		waiters:   newWaiters(),
 		consumers: newConsumers(),
 		closeDone: make(chan struct{}),
@@ -144,8 +146,8 @@ func New(opts Options) (*Service, error) {
 	s.stop = stop
 	s.notify = newNotifier(ctx, s, opts.Notify)
 	s.observers = newObservers(s.log)
-	s.sched = newScheduler(s.now, s.waiters.wakeAll)
-	s.bg.Go(func() { s.sched.run(ctx) })
+	s.sched = sched.New(s.now, s.waiters.wakeAll)
+	s.bg.Go(func() { s.sched.Run(ctx) })
 	s.bg.Go(func() { s.notify.run(ctx) })
 	interval := opts.SweepInterval
 	if interval == 0 {
@@ -165,7 +167,7 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Close() error {
 	s.consumers.close()
 	s.stop() // ends a running sweep between batches
-	if s.gate.shut() {
+	if s.gate.Shut() {
 		s.bg.Wait()
 		s.notify.confirms.Wait()
 		s.observers.close()

@@ -52,10 +52,10 @@ type ListOptions struct {
 //
 // With pools, a new queue is placed first (P2), with no flavor.
 func (q *Queue) Post(ctx context.Context, drafts ...Draft) ([]ID, error) {
-	if err := q.s.gate.enter(); err != nil {
+	if err := q.s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.ref.Check(); err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (q *Queue) List(ctx context.Context, o ListOptions) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	defer q.s.placeAside(ctx) // M11: a read may set damaged bodies aside
 	if o.Limit, err = q.s.limits.pageSize(o.Limit); err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func (q *Queue) GetMany(ctx context.Context, ids ...ID) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	defer q.s.placeAside(ctx) // M11: a read may set damaged bodies aside
 	if err := q.s.limits.checkCount(len(ids), "a get", "ids"); err != nil {
 		return nil, err
@@ -185,7 +185,7 @@ func (q *Queue) deleteIDs(ctx context.Context, p store.DeleteMessagesParams) err
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.s.limits.checkCount(len(p.IDs), "a delete", "ids"); err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (q *Queue) Pop(ctx context.Context, n int) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	defer q.s.placeAside(ctx) // M11: a read may set damaged bodies aside
 	if err := q.s.limits.checkCount(n, "a pop", "messages"); err != nil {
 		return nil, err

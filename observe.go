@@ -44,10 +44,10 @@ func (q *Queue) Observe(fn func(Message)) (*Observation, error) {
 	if fn == nil {
 		return nil, store.Errorf(ErrInvalid, "observe %q: nil func", q.ref.Name)
 	}
-	if err := q.s.gate.enter(); err != nil {
+	if err := q.s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.ref.Check(); err != nil {
 		return nil, err
 	}

@@ -86,10 +86,10 @@ func checkPool(p Pool, have []*pool) error {
 // still its holder's, not the caller's to close. A Service without a
 // catalog (made with Options.Store) gives an errors.ErrUnsupported error.
 func (s *Service) AddPool(ctx context.Context, p Pool) error {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	r := s.router
 	if r.cat == nil {
 		return store.Errorf(errors.ErrUnsupported, "pool %q: this Service has no catalog; make it with Options.Pools to add pools", p.Name)
@@ -116,10 +116,10 @@ func (s *Service) AddPool(ctx context.Context, p Pool) error {
 // queues go. A negative weight gives ErrInvalid, an unknown pool
 // ErrNotFound.
 func (s *Service) SetPoolWeight(ctx context.Context, name string, weight int) error {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	if weight < 0 {
 		return store.Errorf(ErrInvalidLimit, "pool %q: weight %d: negative", name, weight)
 	}
@@ -138,10 +138,10 @@ func (s *Service) SetPoolWeight(ctx context.Context, name string, weight int) er
 // off (Pool.FlavorOnly, P4). Like SetPoolWeight it only changes where new
 // queues go. An unknown pool gives ErrNotFound.
 func (s *Service) SetPoolFlavorOnly(ctx context.Context, name string, flavorOnly bool) error {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	r := s.router
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -160,10 +160,10 @@ func (s *Service) SetPoolFlavorOnly(ctx context.Context, name string, flavorOnly
 // pools. The error of closing the store, if any, is returned after the
 // pool is gone.
 func (s *Service) RemovePool(ctx context.Context, name string) error {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	r := s.router
 	if r.cat == nil {
 		return store.Errorf(errors.ErrUnsupported, "pool %q: this Service has no catalog; its one pool cannot be removed", name)
@@ -199,10 +199,10 @@ func (s *Service) RemovePool(ctx context.Context, name string) error {
 // Pools describes every pool, in the order they were added, with their
 // stats; see PoolInfo for what counting costs.
 func (s *Service) Pools(ctx context.Context) ([]PoolInfo, error) {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	out := make([]PoolInfo, 0, len(s.router.snapshot()))
 	for _, p := range s.router.snapshot() {
 		info, err := s.poolInfo(ctx, p)
@@ -216,10 +216,10 @@ func (s *Service) Pools(ctx context.Context) ([]PoolInfo, error) {
 
 // Pool describes one pool with its stats, or returns ErrNotFound.
 func (s *Service) Pool(ctx context.Context, name string) (PoolInfo, error) {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return PoolInfo{}, err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	r := s.router
 	r.mu.RLock()
 	p, err := r.named(name)

@@ -48,10 +48,10 @@ type ListQueuesOptions struct {
 // last name as the next Marker until a page comes back empty.
 func (p *Project) ListQueues(ctx context.Context, o ListQueuesOptions) ([]QueueInfo, error) {
 	s := p.s
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	if err := store.CheckProject(p.id); err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func (q *Queue) WithClientID(clientID string) *Queue {
 }
 
 // begin admits a call and finds the queue's store. On success the caller
-// must defer q.s.gate.leave().
+// must defer q.s.gate.Leave().
 func (q *Queue) begin(ctx context.Context) (store.Store, error) {
 	e, err := q.enter(ctx)
 	if err != nil {
@@ -51,9 +51,9 @@ func (q *Queue) begin(ctx context.Context) (store.Store, error) {
 }
 
 // enter admits a call and finds the queue's entry. On success the caller
-// must defer q.s.gate.leave().
+// must defer q.s.gate.Leave().
 func (q *Queue) enter(ctx context.Context) (*entry, error) {
-	if err := q.s.gate.enter(); err != nil {
+	if err := q.s.gate.Enter(); err != nil {
 		return nil, err
 	}
 	e, err := q.entry(ctx)
@@ -61,7 +61,7 @@ func (q *Queue) enter(ctx context.Context) (*entry, error) {
 		err = q.ref.Check()
 	}
 	if err != nil {
-		q.s.gate.leave()
+		q.s.gate.Leave()
 		return nil, err
 	}
 	return e, nil
@@ -100,7 +100,7 @@ func (q *Queue) Create(ctx context.Context, m Metadata) (created bool, err error
 	if err != nil {
 		return false, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	raw, err := q.s.limits.encodeMetadata(q.ref.Name, m)
 	if err != nil {
 		return false, err
@@ -128,7 +128,7 @@ func (q *Queue) Metadata(ctx context.Context) (Metadata, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	info, err := st.GetQueue(ctx, store.GetQueueParams{Queue: q.ref})
 	if err != nil {
 		return nil, err
@@ -142,7 +142,7 @@ func (q *Queue) Options(ctx context.Context) (QueueOptions, error) {
 	if err != nil {
 		return QueueOptions{}, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	info, err := st.GetQueue(ctx, store.GetQueueParams{Queue: q.ref})
 	if err != nil {
 		return QueueOptions{}, err
@@ -163,7 +163,7 @@ func (q *Queue) SetMetadata(ctx context.Context, m Metadata) error {
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	return q.setMetadata(ctx, e, m, nil)
 }
 
@@ -213,7 +213,7 @@ func (q *Queue) UpdateMetadata(ctx context.Context, fn func(Metadata) (Metadata,
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	for range metadataTries {
 		info, err := e.pool.store.GetQueue(ctx, store.GetQueueParams{Queue: q.ref})
 		if err != nil {
@@ -248,7 +248,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	return st.QueueStats(ctx, store.QueueStatsParams{Queue: q.ref, Now: q.s.now()})
 }
 
@@ -272,7 +272,7 @@ func (q *Queue) Purge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	return st.PurgeQueue(ctx, store.PurgeQueueParams{Queue: q.ref, Now: q.s.now()})
 }
 
@@ -284,7 +284,7 @@ func (q *Queue) DeleteQueue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if q.s.router.single != nil || e == nowhere {
 		return e.pool.store.DeleteQueue(ctx, store.DeleteQueueParams{Queue: q.ref})
 	}
@@ -300,7 +300,7 @@ func (q *Queue) Pool(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if e == nowhere {
 		return "", missing(q.ref)
 	}

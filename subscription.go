@@ -65,7 +65,7 @@ type SubscriptionUpdate struct {
 }
 
 // subscriberStore admits a call and returns the queue's store as a
-// store.Subscriber. On success the caller must defer q.s.gate.leave().
+// store.Subscriber. On success the caller must defer q.s.gate.Leave().
 func (q *Queue) subscriberStore(ctx context.Context) (store.Subscriber, error) {
 	st, err := q.begin(ctx)
 	if err != nil {
@@ -73,7 +73,7 @@ func (q *Queue) subscriberStore(ctx context.Context) (store.Subscriber, error) {
 	}
 	sub, err := asSubscriber(st)
 	if err != nil {
-		q.s.gate.leave()
+		q.s.gate.Leave()
 	}
 	return sub, err
 }
@@ -92,10 +92,10 @@ func asSubscriber(st store.Store) (store.Subscriber, error) {
 // NotifyOptions.RequireConfirmation the subscription starts unconfirmed and
 // nothing is delivered to it until it is confirmed (S5).
 func (q *Queue) Subscribe(ctx context.Context, subscriber string, o SubscribeOptions) (Subscription, bool, error) {
-	if err := q.s.gate.enter(); err != nil {
+	if err := q.s.gate.Enter(); err != nil {
 		return Subscription{}, false, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.ref.Check(); err != nil {
 		return Subscription{}, false, err
 	}
@@ -133,7 +133,7 @@ func (q *Queue) Subscription(ctx context.Context, id ID) (Subscription, error) {
 	if err != nil {
 		return Subscription{}, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := store.CheckIDs("subscription id", id); err != nil {
 		return Subscription{}, err
 	}
@@ -148,7 +148,7 @@ func (q *Queue) Subscriptions(ctx context.Context, marker ID, limit int) ([]Subs
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if limit, err = q.s.limits.pageSize(limit); err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (q *Queue) UpdateSubscription(ctx context.Context, id ID, u SubscriptionUpd
 	if err != nil {
 		return Subscription{}, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := store.CheckIDs("subscription id", id); err != nil {
 		return Subscription{}, err
 	}
@@ -195,7 +195,7 @@ func (q *Queue) ConfirmSubscription(ctx context.Context, id ID, confirmed bool) 
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := store.CheckIDs("subscription id", id); err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func (q *Queue) Unsubscribe(ctx context.Context, id ID) error {
 	if err != nil {
 		return err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := store.CheckIDs("subscription id", id); err != nil {
 		return err
 	}
@@ -225,7 +225,7 @@ func (q *Queue) FailedDeliveries(ctx context.Context, sub, marker ID, limit int)
 	if err != nil {
 		return nil, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if limit, err = q.s.limits.pageSize(limit); err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (q *Queue) RetryDeliveries(ctx context.Context, ids ...ID) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer q.s.gate.leave()
+	defer q.s.gate.Leave()
 	if err := q.s.limits.checkCount(len(ids), "a retry of deliveries", "ids"); err != nil {
 		return 0, err
 	}

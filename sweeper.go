@@ -13,10 +13,10 @@ import (
 // removed. It sweeps each pool's store in turn. The background sweeper
 // calls it; tests and tools may too.
 func (s *Service) Sweep(ctx context.Context) (store.SweepResult, error) {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return store.SweepResult{}, err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	var total store.SweepResult
 	var errs []error
 	for _, p := range s.router.snapshot() {

@@ -102,10 +102,10 @@ func (s *Service) Tx(ctx context.Context, build func(tx *Tx) error) ([][]ID, err
 // dead-letter queue must not strand its message, any more than the
 // store's own move (C6) does.
 func (s *Service) tx(ctx context.Context, build func(tx *Tx) error, pastLimit bool) ([][]ID, error) {
-	if err := s.gate.enter(); err != nil {
+	if err := s.gate.Enter(); err != nil {
 		return nil, err
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 	if build == nil {
 		return nil, store.Errorf(ErrInvalid, "transaction with a nil build func")
 	}

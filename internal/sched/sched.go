@@ -1,4 +1,4 @@
-package herald
+package sched
 
 import (
 	"container/heap"
@@ -9,11 +9,11 @@ import (
 	"github.com/heraldmq/herald/store"
 )
 
-// scheduler wakes a queue's blocked claimers when a claim expires or a delay
+// Scheduler wakes a queue's blocked claimers when a claim expires or a delay
 // ends (B2). It is one timer re-armed to the earliest pending deadline; it
 // never polls. Each queue keeps only its earliest deadline: a woken claimer
 // tries again and learns the next one from the store (NextReady).
-type scheduler struct {
+type Scheduler struct {
 	now  func() time.Time
 	fire func(store.QueueRef)
 
@@ -23,8 +23,10 @@ type scheduler struct {
 	rearm   chan struct{}
 }
 
-func newScheduler(now func() time.Time, fire func(store.QueueRef)) *scheduler {
-	return &scheduler{
+// New returns a scheduler that reads the clock with now and calls fire
+// for each queue whose deadline has come.
+func New(now func() time.Time, fire func(store.QueueRef)) *Scheduler {
+	return &Scheduler{
 		now:     now,
 		fire:    fire,
 		pending: make(map[store.QueueRef]time.Time),
@@ -32,8 +34,8 @@ func newScheduler(now func() time.Time, fire func(store.QueueRef)) *scheduler {
 	}
 }
 
-// at asks for ref to be woken at t.
-func (s *scheduler) at(ref store.QueueRef, t time.Time) {
+// At asks for ref to be woken at t.
+func (s *Scheduler) At(ref store.QueueRef, t time.Time) {
 	s.mu.Lock()
 	if old, ok := s.pending[ref]; ok && !t.Before(old) {
 		s.mu.Unlock()
@@ -51,8 +53,8 @@ func (s *scheduler) at(ref store.QueueRef, t time.Time) {
 	}
 }
 
-// run fires deadlines as they come due until ctx ends.
-func (s *scheduler) run(ctx context.Context) {
+// Run fires deadlines as they come due until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -68,7 +70,7 @@ func (s *scheduler) run(ctx context.Context) {
 
 // fireDue fires every due deadline and returns how long to sleep until the
 // next one.
-func (s *scheduler) fireDue() time.Duration {
+func (s *Scheduler) fireDue() time.Duration {
 	var due []store.QueueRef
 	s.mu.Lock()
 	now := s.now()

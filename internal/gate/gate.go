@@ -1,14 +1,16 @@
-package herald
+package gate
 
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/heraldmq/herald/store"
 )
 
-// gate tracks calls in flight so Close can refuse new ones and wait for the
+// Gate tracks calls in flight so Close can refuse new ones and wait for the
 // rest (B3). It costs one atomic add on entry and exit: no lock on the hot
 // path.
-type gate struct {
+type Gate struct {
 	active atomic.Int64
 	closed atomic.Bool
 	done   chan struct{} // closed by shut: wakes blocked claimers
@@ -16,21 +18,23 @@ type gate struct {
 	once   sync.Once
 }
 
-func newGate() *gate {
-	return &gate{done: make(chan struct{}), idle: make(chan struct{}, 1)}
+// New returns an open gate.
+func New() *Gate {
+	return &Gate{done: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
-// enter admits a call, or returns ErrClosed once shut has begun.
-func (g *gate) enter() error {
+// Enter admits a call, or returns ErrClosed once shut has begun.
+func (g *Gate) Enter() error {
 	g.active.Add(1)
 	if g.closed.Load() {
-		g.leave()
-		return ErrClosed
+		g.Leave()
+		return store.ErrClosed
 	}
 	return nil
 }
 
-func (g *gate) leave() {
+// Leave ends a call Enter admitted.
+func (g *Gate) Leave() {
 	if g.active.Add(-1) == 0 && g.closed.Load() {
 		select {
 		case g.idle <- struct{}{}:
@@ -39,9 +43,9 @@ func (g *gate) leave() {
 	}
 }
 
-// shut refuses new calls, wakes blocked ones and waits for every call in
+// Shut refuses new calls, wakes blocked ones and waits for every call in
 // flight to leave. It reports whether this call was the one that shut.
-func (g *gate) shut() bool {
+func (g *Gate) Shut() bool {
 	first := false
 	g.once.Do(func() {
 		first = true
@@ -53,3 +57,6 @@ func (g *gate) shut() bool {
 	})
 	return first
 }
+
+// Done is closed once Shut has begun: blocked calls wait on it.
+func (g *Gate) Done() <-chan struct{} { return g.done }

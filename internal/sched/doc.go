@@ -1,0 +1,3 @@
+// Package sched wakes a herald Service's blocked claimers when a claim
+// expires or a delay ends (B2).
+package sched
