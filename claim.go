@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/heraldmq/herald/internal/wake"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -187,9 +188,9 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 	}
 
 	ws := q.s.waiters
-	w := ws.join(q.ref, o.Limit) // before trying, so no wake-up is missed
-	var held wake                // a token this claimer got and has not served
-	defer func() { ws.leave(w, held) }()
+	w := ws.Join(q.ref, o.Limit) // before trying, so no wake-up is missed
+	var held wake.Token          // a token this claimer got and has not served
+	defer func() { ws.Leave(w, held) }()
 	timeout := time.NewTimer(o.Wait)
 	defer timeout.Stop()
 	for {
@@ -202,28 +203,28 @@ func (q *Queue) claim(ctx context.Context, o ClaimOptions, p store.CreateClaimPa
 		}
 		got := len(c.Messages) > 0
 		switch {
-		case !got, held.n == 0:
-			held = wake{} // served; a relay goes on only past a claim that got some
-		case held.n > 0 && len(c.Messages) < held.n:
+		case !got, held.Count() == 0:
+			held = wake.Token{} // served; a relay goes on only past a claim that got some
+		case held.Count() > 0 && len(c.Messages) < held.Count():
 			// Fewer than the wake was for: the rest may be delayed (a
 			// post's delay, learned only by a claim that finds nothing,
 			// NextReady) or taken by others. Hand on a relay, so that
 			// someone finds nothing and the scheduler learns the deadline.
-			held = relay
-		case held.n > 0:
-			held = wake{} // its share taken
+			held = wake.Relay
+		case held.Count() > 0:
+			held = wake.Token{} // its share taken
 		}
 		if got {
 			return c, nil
 		}
 		p.Delete, p.DeleteClaim = nil, ID{} // committed
-		if !ws.sleep(w) {
+		if !ws.Sleep(w) {
 			continue
 		}
 		select {
-		case held = <-w.ch:
-			if ws.woken != nil {
-				ws.woken(ctx)
+		case held = <-w.C():
+			if ws.Woken != nil {
+				ws.Woken(ctx)
 			}
 			if err := ctx.Err(); err != nil {
 				return nil, err // before the store: leave passes the token on
@@ -258,11 +259,11 @@ func (q *Queue) tryClaim(ctx context.Context, p store.CreateClaimParams, log *sl
 			// the caller gave up meanwhile.
 			q.s.adoptDeadLetters(context.WithoutCancel(ctx), q.ref, e, r.DeadLetterQueue)
 		}
-		q.s.waiters.wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue}, r.DeadLettered)
+		q.s.waiters.Wake(store.QueueRef{Project: q.ref.Project, Name: r.DeadLetterQueue}, r.DeadLettered)
 		q.logDeadLetters(log, &r)
 	}
 	if len(r.Messages) == 0 {
-		if !r.NextReady.IsZero() && q.s.waiters.has(q.ref) {
+		if !r.NextReady.IsZero() && q.s.waiters.Has(q.ref) {
 			q.s.sched.At(q.ref, r.NextReady)
 		}
 		return &Claim{q: q}, nil
@@ -292,7 +293,7 @@ func (q *Queue) logDeadLetters(log *slog.Logger, r *store.ClaimResult) {
 
 // wakeAt makes the scheduler wake the queue's sleepers at t, if it has any.
 func (q *Queue) wakeAt(t time.Time) {
-	if q.s.waiters.has(q.ref) {
+	if q.s.waiters.Has(q.ref) {
 		q.s.sched.At(q.ref, t)
 	}
 }
@@ -384,7 +385,7 @@ func (c *Claim) release(ctx context.Context, delay time.Duration, unstarted bool
 		return err
 	}
 	if delay == 0 {
-		q.s.waiters.wake(q.ref, c.freed(ids))
+		q.s.waiters.Wake(q.ref, c.freed(ids))
 	} else {
 		q.wakeAt(now.Add(delay))
 	}

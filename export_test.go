@@ -13,14 +13,9 @@ const MetadataTries = metadataTries
 // Sleepers reports how many blocked claimers sleep on the default
 // project's queue name (claimers trying the store are not counted).
 func Sleepers(s *Service, name string) int {
-	s.waiters.mu.Lock()
-	defer s.waiters.mu.Unlock()
-	if q := s.waiters.byRef[store.QueueRef{Name: name}]; q != nil {
-		return q.sleepers.Len()
-	}
-	return 0
+	return s.waiters.Sleepers(store.QueueRef{Name: name})
 }
 
 // OnWoken makes fn run in every blocked claimer that gets a wake, before
 // it checks its ctx and tries the store. Set it before any claim waits.
-func OnWoken(s *Service, fn func(context.Context)) { s.waiters.woken = fn }
+func OnWoken(s *Service, fn func(context.Context)) { s.waiters.Woken = fn }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldmq/herald/internal/gate"
 	"github.com/heraldmq/herald/internal/sched"
+	"github.com/heraldmq/herald/internal/wake"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -81,7 +82,7 @@ type Service struct {
 	log     *slog.Logger
 	batch   int
 	gate    *gate.Gate
-	waiters *waiters
+	waiters *wake.Waiters
 	sched   *sched.Scheduler
 	// consumers are the running Consume loops, stopped first by Close.
 	consumers *consumers
@@ -123,7 +124,7 @@ func New(opts Options) (*Service, error) {
 		log:       opts.Logger,
 		batch:     opts.SweepBatch,
 		gate:      gate.New(),
-		waiters:   newWaiters(),
+		waiters:   wake.New(),
 		consumers: newConsumers(),
 		closeDone: make(chan struct{}),
 	}
@@ -146,7 +147,7 @@ func New(opts Options) (*Service, error) {
 	s.stop = stop
 	s.notify = newNotifier(ctx, s, opts.Notify)
 	s.observers = newObservers(s.log)
-	s.sched = sched.New(s.now, s.waiters.wakeAll)
+	s.sched = sched.New(s.now, s.waiters.WakeAll)
 	s.bg.Go(func() { s.sched.Run(ctx) })
 	s.bg.Go(func() { s.notify.run(ctx) })
 	interval := opts.SweepInterval
@@ -269,7 +270,7 @@ func (s *Service) route(ctx context.Context, ref store.QueueRef) (*entry, error)
 // posted tells everything that follows posts about a successful one:
 // blocked claimers, the delivery dispatcher and in-process observers.
 func (s *Service) posted(ref store.QueueRef, clientID string, drafts []Draft, ids []ID, now time.Time) {
-	s.waiters.wake(ref, len(drafts))
+	s.waiters.Wake(ref, len(drafts))
 	s.notify.posted()
 	s.observers.posted(ref, clientID, drafts, ids, now)
 }

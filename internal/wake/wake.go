@@ -1,4 +1,4 @@
-package herald
+package wake
 
 import (
 	"container/list"
@@ -9,7 +9,7 @@ import (
 	"github.com/heraldmq/herald/store"
 )
 
-// waiters lets blocked claimers sleep until their queue may have something
+// Waiters lets blocked claimers sleep until their queue may have something
 // for them (C7), and wakes only as many of them as can take what became
 // claimable, oldest sleeper first: waking every sleeper on every post made
 // each one retry a claim transaction, so posts slowed with the number of
@@ -42,50 +42,54 @@ import (
 // scheduler only through a claim that finds nothing (NextReady). So a
 // claimer that takes less than its token's count hands on a relay
 // instead, which runs until a claim finds nothing.
-type waiters struct {
+type Waiters struct {
 	count atomic.Int64 // claimers blocked anywhere: skips the lock when 0
 	mu    sync.Mutex
 	byRef map[store.QueueRef]*waitQueue
-	// woken, if set, runs in a claimer that got a token, before it checks
+	// Woken, if set, runs in a claimer that got a token, before it checks
 	// its ctx and tries the store (tests).
-	woken func(context.Context)
+	Woken func(context.Context)
 }
 
 // waitQueue is one queue's blocked claimers.
 type waitQueue struct {
-	sleepers list.List // of *waiter, oldest first (by seq)
+	sleepers list.List // of *Waiter, oldest first (by seq)
 	members  int       // joined and not left: asleep or trying
 	missed   uint64    // wakes, or parts of wakes, that found no sleeper
 	seq      uint64    // the next joiner's number
 }
 
-// waiter is one blocked claimer.
-type waiter struct {
+// Waiter is one blocked claimer.
+type Waiter struct {
 	q      *waitQueue
 	ref    store.QueueRef
 	limit  int
 	seq    uint64
-	ch     chan wake     // holds at most one token: it is sent only on a pop
+	ch     chan Token    // holds at most one token: it is sent only on a pop
 	elem   *list.Element // set while in q.sleepers
 	missed uint64        // q.missed when it last left q.sleepers
 }
 
-// wake is a token: n messages became claimable, or (n < 0) an unknown
+// Token is a token: n messages became claimable, or (n < 0) an unknown
 // number. The zero wake is no token.
-type wake struct{ n int }
+type Token struct{ n int }
 
-func (t wake) none() bool { return t.n == 0 }
+func (t Token) none() bool { return t.n == 0 }
 
-// relay is the token of a wake with an unknown count.
-var relay = wake{n: -1}
+// Count is how many messages t is for: 0 for no token, < 0 unknown.
+func (t Token) Count() int { return t.n }
 
-func newWaiters() *waiters {
-	return &waiters{byRef: make(map[store.QueueRef]*waitQueue)}
+// Relay is the token of a wake with an unknown count.
+var Relay = Token{n: -1}
+
+// New returns an empty set of waiters.
+func New() *Waiters {
+	return &Waiters{byRef: make(map[store.QueueRef]*waitQueue)}
 }
 
-// join registers a claimer of up to limit messages on ref, as the newest
+// Join registers a claimer of up to limit messages on ref, as the newest
 // sleeper: it is woken from now on, even while it makes its first try.
-func (ws *waiters) join(ref store.QueueRef, limit int) *waiter {
+func (ws *Waiters) Join(ref store.QueueRef, limit int) *Waiter {
 	ws.count.Add(1)
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
@@ -96,15 +100,15 @@ func (ws *waiters) join(ref store.QueueRef, limit int) *waiter {
 	}
 	q.members++
 	q.seq++
-	w := &waiter{q: q, ref: ref, limit: max(limit, 1), seq: q.seq, ch: make(chan wake, 1)}
+	w := &Waiter{q: q, ref: ref, limit: max(limit, 1), seq: q.seq, ch: make(chan Token, 1)}
 	w.elem = q.sleepers.PushBack(w)
 	return w
 }
 
-// sleep puts w back among the sleepers after a try that found nothing. It
+// Sleep puts w back among the sleepers after a try that found nothing. It
 // returns false if w must try again at once: a wake found no sleeper while
 // w was out trying, so what it was for may have come after w's try.
-func (ws *waiters) sleep(w *waiter) bool {
+func (ws *Waiters) Sleep(w *Waiter) bool {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	if w.elem != nil || len(w.ch) > 0 {
@@ -116,7 +120,7 @@ func (ws *waiters) sleep(w *waiter) bool {
 	}
 	// Back in its place by age: it was at or near the head when woken.
 	at := w.q.sleepers.Front()
-	for at != nil && at.Value.(*waiter).seq < w.seq {
+	for at != nil && at.Value.(*Waiter).seq < w.seq {
 		at = at.Next()
 	}
 	if at == nil {
@@ -127,10 +131,10 @@ func (ws *waiters) sleep(w *waiter) bool {
 	return true
 }
 
-// leave unregisters w. held is a token w received and has not served (or
+// Leave unregisters w. held is a token w received and has not served (or
 // a relay it must hand on); it goes to the next sleepers, as does a token
 // sent to w that it never received.
-func (ws *waiters) leave(w *waiter, held wake) {
+func (ws *Waiters) Leave(w *Waiter, held Token) {
 	ws.mu.Lock()
 	if w.elem != nil {
 		w.q.sleepers.Remove(w.elem)
@@ -151,8 +155,8 @@ func (ws *waiters) leave(w *waiter, held wake) {
 	ws.count.Add(-1)
 }
 
-// has reports whether any claimer waits on ref.
-func (ws *waiters) has(ref store.QueueRef) bool {
+// Has reports whether any claimer waits on ref.
+func (ws *Waiters) Has(ref store.QueueRef) bool {
 	if ws.count.Load() == 0 {
 		return false
 	}
@@ -161,52 +165,66 @@ func (ws *waiters) has(ref store.QueueRef) bool {
 	return ws.byRef[ref] != nil
 }
 
-// wake tells ref's sleepers that n messages became claimable there, or,
+// Wake tells ref's sleepers that n messages became claimable there, or,
 // with n < 0, an unknown number.
-func (ws *waiters) wake(ref store.QueueRef, n int) {
+func (ws *Waiters) Wake(ref store.QueueRef, n int) {
 	if n == 0 || ws.count.Load() == 0 {
 		return
 	}
 	ws.mu.Lock()
 	if q := ws.byRef[ref]; q != nil {
-		ws.deliver(q, wake{n: n})
+		ws.deliver(q, Token{n: n})
 	}
 	ws.mu.Unlock()
 }
 
-// wakeAll is the scheduler's wake (B2): it cannot know how many messages
+// WakeAll is the scheduler's wake (B2): it cannot know how many messages
 // a claim expiry or a delay end freed.
-func (ws *waiters) wakeAll(ref store.QueueRef) { ws.wake(ref, -1) }
+func (ws *Waiters) WakeAll(ref store.QueueRef) { ws.Wake(ref, -1) }
 
 // deliver hands token t to the oldest sleepers of q. ws.mu is held.
-func (ws *waiters) deliver(q *waitQueue, t wake) {
+func (ws *Waiters) deliver(q *waitQueue, t Token) {
 	if t.n < 0 {
-		ws.pop(q, relay)
+		ws.pop(q, Relay)
 		return
 	}
 	for n := t.n; n > 0; {
-		w := ws.pop(q, wake{n: 0}) // its share is set below
+		w := ws.pop(q, Token{n: 0}) // its share is set below
 		if w == nil {
 			return
 		}
-		w.ch <- wake{n: min(n, w.limit)}
+		w.ch <- Token{n: min(n, w.limit)}
 		n -= w.limit
 	}
 }
 
 // pop takes the oldest sleeper of q and sends it t, unless t is the zero
 // token (the caller sends it). With no sleeper it records the miss.
-func (ws *waiters) pop(q *waitQueue, t wake) *waiter {
+func (ws *Waiters) pop(q *waitQueue, t Token) *Waiter {
 	front := q.sleepers.Front()
 	if front == nil {
 		q.missed++
 		return nil
 	}
-	w := q.sleepers.Remove(front).(*waiter)
+	w := q.sleepers.Remove(front).(*Waiter)
 	w.elem = nil
 	w.missed = q.missed
 	if !t.none() {
 		w.ch <- t
 	}
 	return w
+}
+
+// C is the channel w's tokens arrive on while it sleeps.
+func (w *Waiter) C() <-chan Token { return w.ch }
+
+// Sleepers reports how many claimers sleep on ref (claimers out trying the
+// store are not counted), for tests.
+func (ws *Waiters) Sleepers(ref store.QueueRef) int {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if q := ws.byRef[ref]; q != nil {
+		return q.sleepers.Len()
+	}
+	return 0
 }
