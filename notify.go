@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldmq/herald/internal/netguard"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -111,7 +112,7 @@ func newNotifier(ctx context.Context, s *Service, o NotifyOptions) *notifier {
 		o.Timeout = 10 * time.Second
 	}
 	if o.Client == nil {
-		o.Client = webhookClient(o.DenyPrivateTargets)
+		o.Client = netguard.Client(o.DenyPrivateTargets)
 	}
 	n := &notifier{
 		s: s, ctx: ctx, o: o, log: s.log,

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/heraldmq/herald/internal/netguard"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -290,7 +291,7 @@ func (s *Service) checkSubscriptionOptions(options json.RawMessage) error {
 		if err := json.Unmarshal(raw, &headers); err != nil {
 			return store.Errorf(ErrInvalidMetadata, "subscription options: post_headers %.60s: want an object of strings", raw)
 		}
-		if err := checkPostHeaders(headers); err != nil {
+		if err := netguard.CheckPostHeaders(headers); err != nil {
 			return err
 		}
 	}
@@ -300,7 +301,7 @@ func (s *Service) checkSubscriptionOptions(options json.RawMessage) error {
 
 // checkSubscriber accepts http(s) URLs with a host and mailto: addresses;
 // with NotifyOptions.DenyPrivateTargets, not URLs whose host is an
-// address that is not public (checkTarget).
+// address that is not public (netguard.CheckTarget).
 func (s *Service) checkSubscriber(subscriber string) error {
 	if len(subscriber) > 1024 {
 		return store.Errorf(ErrInvalid, "subscriber: %d bytes, over 1024", len(subscriber))
@@ -315,7 +316,7 @@ func (s *Service) checkSubscriber(subscriber string) error {
 			return store.Errorf(ErrInvalid, "subscriber %q: no host", subscriber)
 		}
 		if s.notify.o.DenyPrivateTargets {
-			return checkTarget(subscriber, u)
+			return netguard.CheckTarget(subscriber, u)
 		}
 		return nil
 	case "mailto":

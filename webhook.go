@@ -11,15 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
+	"github.com/heraldmq/herald/internal/netguard"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -100,7 +98,7 @@ func (n *notifier) post(ctx context.Context, sub Subscription, body []byte) erro
 		return &permanentError{err}
 	}
 	o := optionsOf(sub)
-	if err := checkPostHeaders(o.PostHeaders); err != nil {
+	if err := netguard.CheckPostHeaders(o.PostHeaders); err != nil {
 		return &permanentError{err} // stored before they were checked: no retry can send them
 	}
 	for k, v := range o.PostHeaders {
@@ -170,65 +168,4 @@ func VerifySignature(secret, header string, body []byte, now time.Time, maxAge t
 		return store.Errorf(ErrInvalid, "signature: made %v from now, over %v", age, maxAge)
 	}
 	return nil
-}
-
-// webhookClient follows no redirects (a webhook URL is what the subscriber
-// gave) and, with denyPrivate, refuses to connect to addresses that are
-// not public: the check runs on the address being dialled, after DNS.
-func webhookClient(denyPrivate bool) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	if denyPrivate {
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			ip, err := netip.ParseAddr(host)
-			if err != nil || !publicAddr(ip) {
-				return fmt.Errorf("%w: %s", ErrDeniedTarget, host)
-			}
-			return nil
-		}
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = d.DialContext
-	tr.Proxy = nil // a proxy would dial for us, past the check
-	return &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-// publicAddr reports whether ip is a global unicast address outside the
-// private, shared (100.64/10) and documentation ranges.
-func publicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	return true
-}
-
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: may reach private v4
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local NAT64
-	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated)
-	netip.MustParsePrefix("100::/64"),        // discard
-	netip.MustParsePrefix("2001::/32"),       // Teredo: tunnels to any v4
-	netip.MustParsePrefix("2002::/16"),       // 6to4: tunnels to any v4
-	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
 }
