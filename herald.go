@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldmq/herald/internal/gate"
+	"github.com/heraldmq/herald/internal/owner"
 	"github.com/heraldmq/herald/internal/sched"
 	"github.com/heraldmq/herald/internal/wake"
 	"github.com/heraldmq/herald/store"
@@ -137,7 +138,7 @@ func New(opts Options) (*Service, error) {
 	if s.batch <= 0 {
 		s.batch = 1000
 	}
-	if err := s.own(r.stores()...); err != nil {
+	if err := owner.Take(s, r.stores()...); err != nil {
 		return nil, err
 	}
 	for _, p := range r.pools {
@@ -174,7 +175,7 @@ func (s *Service) Close() error {
 		s.observers.close()
 		sts := s.router.stores()
 		s.closeErr = s.router.close()
-		s.disown(sts...)
+		owner.Give(s, sts...)
 		close(s.closeDone)
 	}
 	<-s.closeDone

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/heraldmq/herald/internal/owner"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -102,7 +103,7 @@ func (s *Service) AddPool(ctx context.Context, p Pool) error {
 	if r.catStore == p.Store {
 		return store.Errorf(ErrInvalid, "pool %q: its store is the catalog's", p.Name)
 	}
-	if err := s.own(p.Store); err != nil {
+	if err := owner.Take(s, p.Store); err != nil {
 		return err
 	}
 	np := &pool{name: p.Name, store: p.Store, weight: p.Weight, flavorOnly: p.FlavorOnly}
@@ -192,7 +193,7 @@ func (s *Service) RemovePool(ctx context.Context, name string) error {
 	}
 	r.setPools(rest)
 	r.mu.Unlock()
-	defer s.disown(p.store)
+	defer owner.Give(s, p.store)
 	return p.store.Close()
 }
 

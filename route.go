@@ -390,3 +390,17 @@ func (r *router) adopt(ctx context.Context, ref store.QueueRef, p *pool) (*pool,
 	r.cache.Store(ref, &entry{pool: p})
 	return nil, nil
 }
+
+// stores lists every store the router holds: its pools' and the catalog's.
+func (r *router) stores() []store.Store {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sts := make([]store.Store, 0, len(r.pools)+1)
+	for _, p := range r.pools {
+		sts = append(sts, p.store)
+	}
+	if r.catStore != nil {
+		sts = append(sts, r.catStore)
+	}
+	return sts
+}
