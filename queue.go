@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync/atomic"
 
+	"github.com/heraldmq/herald/internal/unplaced"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -302,7 +303,7 @@ func (q *Queue) Pool(ctx context.Context) (string, error) {
 	}
 	defer q.s.gate.Leave()
 	if e == nowhere {
-		return "", missing(q.ref)
+		return "", unplaced.Missing(q.ref)
 	}
 	return e.pool.name, nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldmq/herald/internal/projcount"
+	"github.com/heraldmq/herald/internal/unplaced"
 	"github.com/heraldmq/herald/store"
 )
 
@@ -50,7 +52,7 @@ type router struct {
 	// pool's store as it creates a queue there, and across pools through
 	// counts of each project's placements.
 	quota  store.Quota
-	counts projectCounts
+	counts projcount.Counts
 }
 
 // entry is a placed queue: its pool never changes. Calls that may create
@@ -68,7 +70,7 @@ type entry struct {
 }
 
 // nowhere is the entry of an unplaced queue: a queue that does not exist.
-var nowhere = &entry{pool: &pool{name: "", store: unplaced{}}}
+var nowhere = &entry{pool: &pool{name: "", store: unplaced.Store{}}}
 
 func newRouter(rnd *rand.Rand) *router {
 	if rnd == nil {
@@ -205,18 +207,17 @@ func (r *router) place(ctx context.Context, ref store.QueueRef, pl placement, cl
 // (shared) must be held, and the catalog must have ref nowhere. The
 // project's queue limit applies unless pastLimit.
 func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json.RawMessage, pastLimit bool, clock func() time.Time) (*entry, bool, error) {
-	c := r.counts.get(ref.Project)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.load(ctx, r.cat, ref.Project); err != nil {
+	c, err := r.counts.Lock(ctx, r.cat, ref.Project)
+	if err != nil {
 		return nil, false, err
 	}
+	defer c.Unlock()
 	quota := r.quota
 	if pastLimit {
 		quota.QueuesPerProject = 0
 	}
-	if limit := quota.QueuesPerProject; !store.Admits(c.n, limit) {
-		return nil, false, store.QueueCapErr(ref, c.n, limit)
+	if limit := quota.QueuesPerProject; !store.Admits(c.N(), limit) {
+		return nil, false, store.QueueCapErr(ref, c.N(), limit)
 	}
 	now := clock() // only now: reading the clock is not free
 	created, err := p.store.CreateQueue(ctx, store.CreateQueueParams{Queue: ref, Metadata: meta, Quota: quota, Now: now})
@@ -226,7 +227,7 @@ func (r *router) put(ctx context.Context, ref store.QueueRef, p *pool, meta json
 	if err := r.cat.PutPlacement(ctx, store.Placement{Queue: ref, Pool: p.name, Created: now}); err != nil {
 		return nil, false, err
 	}
-	c.n++
+	c.Inc()
 	e := &entry{pool: p}
 	r.cache.Store(ref, e)
 	return e, created, nil
@@ -240,14 +241,13 @@ func (r *router) room(ctx context.Context, ref store.QueueRef, n int) error {
 	if limit <= 0 {
 		return nil
 	}
-	c := r.counts.get(ref.Project)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.load(ctx, r.cat, ref.Project); err != nil {
+	c, err := r.counts.Lock(ctx, r.cat, ref.Project)
+	if err != nil {
 		return err
 	}
-	if c.n+n > limit {
-		return store.Errorf(ErrTooMany, "queue %q in project %q needs %d new queues (with its dead-letter queue): the project has %d queues, the limit (Limits.MaxQueuesPerProject %d); delete one first", ref.Name, ref.Project, n, c.n, limit)
+	defer c.Unlock()
+	if c.N()+n > limit {
+		return store.Errorf(ErrTooMany, "queue %q in project %q needs %d new queues (with its dead-letter queue): the project has %d queues, the limit (Limits.MaxQueuesPerProject %d); delete one first", ref.Name, ref.Project, n, c.N(), limit)
 	}
 	return nil
 }
@@ -353,7 +353,7 @@ func (r *router) unplace(ctx context.Context, ref store.QueueRef, e *entry) erro
 	if err := r.cat.DeletePlacement(ctx, ref); err != nil {
 		return err
 	}
-	r.counts.get(ref.Project).add(-1)
+	r.counts.Add(ref.Project, -1)
 	r.cache.CompareAndDelete(ref, e)
 	e.gone.Store(true)
 	return nil
@@ -386,7 +386,7 @@ func (r *router) adopt(ctx context.Context, ref store.QueueRef, p *pool) (*pool,
 	if err := r.cat.PutPlacement(ctx, store.Placement{Queue: ref, Pool: p.name, Created: info.Created}); err != nil {
 		return nil, err
 	}
-	r.counts.get(ref.Project).add(1) // past the limit too: see store.Quota
+	r.counts.Add(ref.Project, 1) // past the limit too: see store.Quota
 	r.cache.Store(ref, &entry{pool: p})
 	return nil, nil
 }
